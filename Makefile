@@ -1,0 +1,92 @@
+# compactnn: every target creates what it needs (virtual environment, C kernels).
+#   make            quick run of the main job on the embedded default (CPU, minutes)
+#   make test       the whole test suite (+ the sanitizer build of the kernels)
+#   make bench      format benchmark (results/bench/)
+#   make paper      the paper-scale parameter sets (long; GPU recommended for training)
+#   make lab        JupyterLab on notebooks/
+#   make data       download the full data sets into data/ (needs network)
+#   make clean      remove build outputs (keeps .venv, data/ and results/)
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+STAMP   := $(VENV)/.stamp-deps
+NATIVE  := build/.stamp-native
+ASAN    := build/.stamp-asan
+CSRC    := $(wildcard csrc/*.c csrc/*.h)
+NOTEBOOKS_OUT := results/notebooks
+# Benchmarks compare against the machine's real BLAS kernel: a forced
+# OPENBLAS_CORETYPE would slow NumPy down, so it is lifted for `make bench` only.
+BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+
+.PHONY: all quick env build test test-py test-asan bench bench-full paper report lab data clean distclean help
+
+all: quick
+
+help:
+	@sed -n '2,9p' Makefile
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip "setuptools>=64" wheel "cffi>=1.15"
+	$(PIP) install --quiet --no-build-isolation -e '.[test]'
+	rm -f lib/compactnn/_cnative*.so  # the kernels are built by the rule below
+	touch $@
+
+build: $(NATIVE)
+
+$(NATIVE): $(STAMP) $(CSRC) lib/compactnn/_build_native.py
+	mkdir -p build
+	$(PY) lib/compactnn/_build_native.py
+	touch $@
+
+$(ASAN): $(STAMP) $(CSRC) lib/compactnn/_build_native.py
+	mkdir -p build
+	$(PY) lib/compactnn/_build_native.py --asan
+	touch $@
+
+quick: $(NATIVE)
+	$(PY) -m compactnn quick
+
+test: test-py test-asan
+
+test-py: $(NATIVE)
+	$(PY) -m pytest -q
+
+# The kernel tests again, against the kernels built with AddressSanitizer and
+# UBSan.  Skipped (with a message) where the compiler cannot build them.
+test-asan: $(NATIVE)
+	@if echo 'int main(void){return 0;}' | $${CC:-cc} -fsanitize=address,undefined -x c - -o build/.asan-probe 2>/dev/null; then \
+	  $(MAKE) --no-print-directory $(ASAN) && \
+	  LD_PRELOAD="$$($${CC:-cc} -print-file-name=libasan.so) $$($${CC:-cc} -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  COMPACTNN_NATIVE=asan $(PY) -m pytest -q -m kernel -p no:cacheprovider tests/formats tests/test_huffman.py; \
+	else echo "test-asan: compiler lacks -fsanitize=address,undefined; skipped"; fi
+
+bench: $(NATIVE)
+	$(BENCH_ENV) $(PY) -m compactnn.bench --quick
+
+bench-full: $(NATIVE)
+	$(BENCH_ENV) $(PY) -m compactnn.bench
+
+paper: $(NATIVE)
+	$(PY) -m compactnn paper
+
+report: $(NATIVE)
+	$(PY) -m compactnn report
+
+lab: $(NATIVE)
+	$(PIP) install --quiet 'jupyterlab>=4.0'
+	$(VENV)/bin/jupyter lab notebooks/
+
+data: $(STAMP)
+	$(PY) -m compactnn data --all
+
+clean:
+	rm -rf build lib/compactnn/_cnative*.so lib/compactnn/_cnative*.c .pytest_cache .hypothesis
+
+distclean: clean
+	rm -rf $(VENV) lib/*.egg-info

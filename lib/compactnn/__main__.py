@@ -1,0 +1,54 @@
+"""Command line: ``python -m compactnn COMMAND --help``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# command -> (module, one-line help).  Each module provides
+# ``add_arguments(parser)`` and ``run(args) -> int``; modules are imported only
+# when their command runs, so ``--help`` stays fast and torch is loaded only
+# by the commands that need it.
+COMMANDS = {
+    "quick": ("compactnn.experiments.pipeline_quick", "run the main job on the embedded default (CPU, minutes)"),
+    "paper": ("compactnn.experiments.pipeline_paper", "run the paper-scale parameter sets"),
+    "report": ("compactnn.report.cli", "rebuild tables and figures from the result files"),
+    "bench": ("compactnn.bench", "benchmark the matrix formats against NumPy and SciPy"),
+    "train": ("compactnn.nn.train_cli", "train a baseline network and save it (safetensors + JSON)"),
+    "data": ("compactnn.data.cli", "download and verify the full data sets"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m compactnn",
+        description="compactnn: pruning, weight sharing and Huffman-coded matrix formats for CNNs.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        try:
+            importlib.import_module(module).add_arguments(p)
+        except ModuleNotFoundError as exc:  # a command whose module is not installed
+            p.set_defaults(_missing=str(exc))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if getattr(args, "_missing", None):
+        parser.error(f"command {args.command!r} is unavailable: {args._missing}")
+    return int(importlib.import_module(args._module).run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
