@@ -37,6 +37,94 @@ enum cnn_build {
 /* Message for a status code (static storage, never NULL). */
 const char *cnn_strerror(int status);
 
+/* ---- Bit streams ----------------------------------------------------------
+ * A stream is an array of unsigned words of `wordbits` = 32 or 64 bits; bits
+ * are written most-significant first, word after word, and the last word is
+ * zero-padded.  Bit position p lives in word p / wordbits.
+ */
+
+/* Write `count` codewords into `words` (nwords words of `wordbits` bits).
+ * sym[count]: symbol index of each codeword, < nsym.
+ * codes[nsym], lens[nsym]: codeword bits (right-aligned) and lengths (0..32).
+ * The caller sizes words to ceil(sum of lens / wordbits); they are zeroed first.
+ * Cost O(count + nwords). */
+int cnn_bits_encode(const uint32_t *sym, int64_t count,
+                    const uint32_t *codes, const uint8_t *lens, int64_t nsym,
+                    void *words, int64_t nwords, int wordbits);
+
+/* ---- Canonical Huffman codes ---------------------------------------------
+ * A code is described by len_count[0..maxlen] (number of codewords of each
+ * length, len_count[0] == 0) and its nsym symbols in canonical order (by
+ * length, then by symbol); codewords of one length are consecutive integers
+ * (the DEFLATE convention).  Kernels rebuild their lookup table from it.
+ */
+
+/* Decode `count` symbols starting at bit `start` into sym_out[count].
+ * Reference entry point for tests; the products decode in place.
+ * *end_bit receives the bit position after the last codeword. O(count). */
+int cnn_huff_decode(const void *words, int64_t nwords, int wordbits,
+                    const uint32_t *len_count, int maxlen, int64_t nsym,
+                    int64_t start, int64_t count,
+                    uint32_t *sym_out, int64_t *end_bit);
+
+/* ---- Products  out = X @ W  ------------------------------------------------
+ * Every product takes X transposed: xt[n * b] (row r of W meets xt[r*b .. r*b+b-1])
+ * and writes out[m * b] (column c of the result at out[c*b .. c*b+b-1]).
+ * `threads` >= 1 workers split the columns (capped at m and CNN_MAX_THREADS).
+ * _f32 kernels take float32 values/xt/out, _f64 float64.
+ */
+
+/* HAM: n x m matrix, all n*m entries Huffman-coded column-major.
+ * words[nwords]: the stream; col_bits[m+1]: bit offset of each column's start
+ * (col_bits[m] = end of the last one); values[nsym]: symbol values in canonical
+ * order; zero_sym: index in values of the zero symbol, or -1 if none.
+ * Cost O(n m) decoded symbols (runs of zero codewords decoded a table at a time). */
+int cnn_ham_matmat_f32(int64_t n, int64_t m,
+                       const void *words, int64_t nwords, int wordbits,
+                       const int64_t *col_bits, int64_t ncol_bits,
+                       const uint32_t *len_count, int maxlen,
+                       const float *values, int64_t nsym, int64_t zero_sym,
+                       const float *xt, int64_t b, float *out, int threads);
+int cnn_ham_matmat_f64(int64_t n, int64_t m,
+                       const void *words, int64_t nwords, int wordbits,
+                       const int64_t *col_bits, int64_t ncol_bits,
+                       const uint32_t *len_count, int maxlen,
+                       const double *values, int64_t nsym, int64_t zero_sym,
+                       const double *xt, int64_t b, double *out, int threads);
+
+/* sHAM: CSC layout; the q nonzero values Huffman-coded column by column.
+ * ri[q]: row index of each nonzero, unsigned of ri_bytes = 1, 2 or 4 bytes;
+ * cb[m+1]: column pointers into ri (cb[0] = 0, cb[m] = q);
+ * col_bits[m+1]: bit offset of each column's codewords.  Cost O(q). */
+int cnn_sham_matmat_f32(int64_t n, int64_t m,
+                        const void *words, int64_t nwords, int wordbits,
+                        const int64_t *col_bits, int64_t ncol_bits,
+                        const uint32_t *len_count, int maxlen,
+                        const float *values, int64_t nsym,
+                        const void *ri, int ri_bytes, int64_t q,
+                        const int64_t *cb, int64_t ncb,
+                        const float *xt, int64_t b, float *out, int threads);
+int cnn_sham_matmat_f64(int64_t n, int64_t m,
+                        const void *words, int64_t nwords, int wordbits,
+                        const int64_t *col_bits, int64_t ncol_bits,
+                        const uint32_t *len_count, int maxlen,
+                        const double *values, int64_t nsym,
+                        const void *ri, int ri_bytes, int64_t q,
+                        const int64_t *cb, int64_t ncb,
+                        const double *xt, int64_t b, double *out, int threads);
+
+/* IM: codebook values[nsym] plus one `width`-bit index per entry (0 <= width
+ * <= 32), column-major, packed in the stream; column c starts at bit c*n*width.
+ * Indices >= nsym are reported as corrupt.  Cost O(n m). */
+int cnn_im_matmat_f32(int64_t n, int64_t m,
+                      const void *words, int64_t nwords, int wordbits, int width,
+                      const float *values, int64_t nsym, int64_t zero_sym,
+                      const float *xt, int64_t b, float *out, int threads);
+int cnn_im_matmat_f64(int64_t n, int64_t m,
+                      const void *words, int64_t nwords, int wordbits, int width,
+                      const double *values, int64_t nsym, int64_t zero_sym,
+                      const double *xt, int64_t b, double *out, int threads);
+
 /* CDEF END */
 
 #endif /* COMPACTNN_H */

@@ -1,0 +1,139 @@
+/* internal.h: helpers shared by the kernels (not part of the public API). */
+#ifndef COMPACTNN_INTERNAL_H
+#define COMPACTNN_INTERNAL_H
+
+#include "compactnn.h"
+
+#if defined(__GNUC__)
+#define CNN_LIKELY(x) __builtin_expect(!!(x), 1)
+#define CNN_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CNN_INLINE static inline __attribute__((always_inline))
+#else
+#define CNN_LIKELY(x) (x)
+#define CNN_UNLIKELY(x) (x)
+#define CNN_INLINE static inline
+#endif
+
+/* ---- bit reader --------------------------------------------------------
+ * The stream is read as 32-bit chunks in stream order (for 64-bit words the
+ * high half comes first).  `buf` holds the next `cnt` bits MSB-aligned; refill
+ * keeps cnt > 32 while chunks remain, so a peek of up to 32 bits is valid
+ * whenever cnt allows it, and bits past the end of the stream read as 0.
+ */
+typedef struct {
+    const uint32_t *w32;
+    const uint64_t *w64;
+    int64_t nchunks;
+    int64_t next;
+    uint64_t buf;
+    int cnt;
+} cnn_br;
+
+CNN_INLINE uint32_t cnn_br_chunk(const cnn_br *r, int64_t j)
+{
+    if (r->w32) return r->w32[j];
+    uint64_t w = r->w64[j >> 1];
+    return (j & 1) ? (uint32_t)w : (uint32_t)(w >> 32);
+}
+
+CNN_INLINE void cnn_br_refill(cnn_br *r)
+{
+    while (r->cnt <= 32 && r->next < r->nchunks) {
+        r->buf |= (uint64_t)cnn_br_chunk(r, r->next++) << (32 - r->cnt);
+        r->cnt += 32;
+    }
+}
+
+/* Position the reader at bit `pos`; the caller guarantees pos <= 32*nchunks. */
+CNN_INLINE void cnn_br_seek(cnn_br *r, int64_t pos)
+{
+    r->next = pos >> 5;
+    r->buf = 0;
+    r->cnt = 0;
+    cnn_br_refill(r);
+    int skip = (int)(pos & 31);
+    r->buf <<= skip;
+    r->cnt -= skip;
+}
+
+CNN_INLINE void cnn_br_skip(cnn_br *r, int nbits)
+{
+    r->buf = nbits >= 64 ? 0 : r->buf << nbits;
+    r->cnt -= nbits;
+}
+
+/* Set up a reader over `words`; returns CNN_ERR_ARG for a bad word size. */
+int cnn_br_init(cnn_br *r, const void *words, int64_t nwords, int wordbits);
+
+/* ---- canonical Huffman decoding --------------------------------------------
+ * Table entry (uint32): bits 0-4 number of bits consumed (0 = take the slow
+ * path), bits 5-9 a run of zero-symbol codewords decoded first, bit 10 set
+ * when one more (non-zero) symbol follows the run, bits 11-31 that symbol.
+ */
+#define CNN_E_BITS(e) ((int)((e) & 31u))
+#define CNN_E_RUN(e) ((int)(((e) >> 5) & 31u))
+#define CNN_E_HAS(e) ((int)(((e) >> 10) & 1u))
+#define CNN_E_SYM(e) ((e) >> 11)
+
+typedef struct {
+    int maxlen;
+    int tb;               /* table width in bits, 0 if no table */
+    int len0;             /* codeword length of zero_sym (0 if none) */
+    int64_t nsym;
+    int64_t zero_sym;
+    uint64_t first[CNN_MAX_CODE_LEN + 1];  /* first codeword of each length */
+    uint64_t count[CNN_MAX_CODE_LEN + 1];
+    uint64_t offset[CNN_MAX_CODE_LEN + 1]; /* canonical index of that codeword */
+    const uint32_t *table;                 /* 1 << tb entries */
+} cnn_huff;
+
+/* Validate the code description and fill `table` (1 << CNN_TABLE_BITS
+ * entries, caller storage) and `scratch` (same size).  With zero_sym >= 0 the
+ * table also decodes runs of that symbol (used by HAM, where zero dominates). */
+int cnn_huff_init(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t nsym,
+                  int64_t zero_sym, uint32_t *table, uint32_t *scratch);
+
+/* Decode one symbol bit by bit over the code lengths (long codes, rare symbols). */
+CNN_INLINE int cnn_huff_slow(const cnn_huff *h, const cnn_br *r, uint32_t *sym, int *len)
+{
+    for (int l = 1; l <= h->maxlen; l++) {
+        uint64_t d = (r->buf >> (64 - l)) - h->first[l];
+        if (d < h->count[l]) {
+            if (l > r->cnt) return CNN_ERR_CORRUPT;
+            *sym = (uint32_t)(h->offset[l] + d);
+            *len = l;
+            return CNN_OK;
+        }
+    }
+    return CNN_ERR_CORRUPT;
+}
+
+/* Decode one symbol (no zero runs). */
+CNN_INLINE int cnn_huff_next(const cnn_huff *h, cnn_br *r, uint32_t *sym)
+{
+    if (r->cnt <= 32) cnn_br_refill(r);
+    uint32_t e = h->table[r->buf >> (64 - h->tb)];
+    int len;
+    if (CNN_LIKELY(e && !CNN_E_RUN(e))) {
+        len = CNN_E_BITS(e);
+        *sym = CNN_E_SYM(e);
+        if (CNN_UNLIKELY(len > r->cnt)) return CNN_ERR_CORRUPT;
+    } else {
+        int st = cnn_huff_slow(h, r, sym, &len);
+        if (st) return st;
+    }
+    cnn_br_skip(r, len);
+    return CNN_OK;
+}
+
+/* ---- threads ----------------------------------------------------------------
+ * Split columns [0, m) into `threads` contiguous ranges of about equal work
+ * (cum[m+1]: cumulative work per column, or NULL for equal columns) and run
+ * fn(ctx, c0, c1) on each; returns the first non-OK status. */
+typedef int (*cnn_range_fn)(void *ctx, int64_t c0, int64_t c1);
+int cnn_parallel_for(int threads, int64_t m, const int64_t *cum, cnn_range_fn fn, void *ctx);
+
+/* Validate a column-offset array: non-decreasing, within [0, total_bits]. */
+int cnn_check_offsets(const int64_t *off, int64_t len, int64_t total_bits);
+
+#endif

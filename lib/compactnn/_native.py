@@ -1,0 +1,177 @@
+"""The cffi boundary: the only module that touches the compiled kernels.
+
+Every wrapper checks dtypes, contiguity and lengths before the call, passes
+caller-allocated outputs, and turns a non-zero status into an exception:
+corrupt data -> :class:`~compactnn.errors.FormatError`, bad arguments ->
+``ValueError``, resource failures -> :class:`~compactnn.errors.KernelError`.
+
+``COMPACTNN_NATIVE=asan`` selects the sanitizer build of the same kernels
+(``make test-asan``).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+
+from .errors import FormatError, KernelError
+
+_module = importlib.import_module(
+    "compactnn._cnative_asan" if os.environ.get("COMPACTNN_NATIVE") == "asan" else "compactnn._cnative"
+)
+ffi, lib = _module.ffi, _module.lib
+
+#: Width in bits of the primary Huffman decode table.
+TABLE_BITS = int(lib.CNN_TABLE_BITS)
+#: Longest Huffman codeword the kernels decode.
+MAX_CODE_LEN = int(lib.CNN_MAX_CODE_LEN)
+#: Upper bound on worker threads per product.
+MAX_THREADS = int(lib.CNN_MAX_THREADS)
+#: Build variant in use ("native" or "asan").
+VARIANT = "asan" if _module.__name__.endswith("_asan") else "native"
+
+_CTYPES = {
+    np.dtype(np.float32): "float *",
+    np.dtype(np.float64): "double *",
+    np.dtype(np.uint8): "uint8_t *",
+    np.dtype(np.uint16): "uint16_t *",
+    np.dtype(np.uint32): "uint32_t *",
+    np.dtype(np.uint64): "uint64_t *",
+    np.dtype(np.int64): "int64_t *",
+}
+
+
+def _ptr(a: np.ndarray, dtype=None):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"expected a numpy array, got {type(a).__name__}")
+    if dtype is not None and a.dtype != np.dtype(dtype):
+        raise TypeError(f"expected a {np.dtype(dtype)} array, got {a.dtype}")
+    if not a.flags.c_contiguous:
+        raise ValueError("array must be C-contiguous")
+    return ffi.cast(_CTYPES[a.dtype], a.ctypes.data)
+
+
+def _vptr(a: np.ndarray):
+    return ffi.cast("void *", _ptr(a))
+
+
+def _check(status: int, what: str) -> None:
+    if status == lib.CNN_OK:
+        return
+    msg = f"{what}: {ffi.string(lib.cnn_strerror(status)).decode()}"
+    if status in (lib.CNN_ERR_CORRUPT, lib.CNN_ERR_CODE):
+        raise FormatError(msg)
+    if status == lib.CNN_ERR_ARG:
+        raise ValueError(msg)
+    raise KernelError(msg)
+
+
+def _words_bits(words: np.ndarray) -> int:
+    if words.dtype == np.uint32:
+        return 32
+    if words.dtype == np.uint64:
+        return 64
+    raise TypeError(f"bit stream words must be uint32 or uint64, got {words.dtype}")
+
+
+def _threads(threads: int) -> int:
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise TypeError(f"threads must be an int, got {type(threads).__name__}")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    return int(min(threads, MAX_THREADS))
+
+
+def _out(xt: np.ndarray, m: int) -> np.ndarray:
+    return np.empty((m, xt.shape[1]), dtype=xt.dtype)
+
+
+def _check_xt(xt: np.ndarray, n: int, dtype: np.dtype) -> None:
+    if xt.ndim != 2 or xt.shape[0] != n:
+        raise ValueError(f"xt must have shape ({n}, b), got {xt.shape}")
+    if xt.dtype != dtype:
+        raise TypeError(f"xt must be {dtype}, got {xt.dtype}")
+
+
+def bits_encode(sym: np.ndarray, codes: np.ndarray, lens: np.ndarray, total_bits: int,
+                wordbits: int = 32) -> np.ndarray:
+    """Write codeword ``codes[s]`` (``lens[s]`` bits) for every ``s`` in ``sym``."""
+    if wordbits not in (32, 64):
+        raise ValueError(f"wordbits must be 32 or 64, got {wordbits}")
+    sym = np.ascontiguousarray(sym, dtype=np.uint32)
+    codes = np.ascontiguousarray(codes, dtype=np.uint32)
+    lens = np.ascontiguousarray(lens, dtype=np.uint8)
+    if codes.size != lens.size:
+        raise ValueError("codes and lens must have the same length")
+    nwords = -(-int(total_bits) // wordbits)
+    words = np.zeros(nwords, dtype=np.uint32 if wordbits == 32 else np.uint64)
+    st = lib.cnn_bits_encode(_ptr(sym), sym.size, _ptr(codes), _ptr(lens), codes.size,
+                             _vptr(words), nwords, wordbits)
+    _check(st, "bit stream encoding")
+    return words
+
+
+def huff_decode(words: np.ndarray, len_count: np.ndarray, nsym: int, start: int, count: int):
+    """Decode ``count`` canonical indices from bit ``start``; returns (indices, end bit)."""
+    wb = _words_bits(words)
+    words = np.ascontiguousarray(words)
+    len_count = np.ascontiguousarray(len_count, dtype=np.uint32)
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    out = np.empty(count, dtype=np.uint32)
+    end = ffi.new("int64_t *")
+    st = lib.cnn_huff_decode(_vptr(words), words.size, wb,
+                             _ptr(len_count), max(len_count.size - 1, 0), int(nsym),
+                             int(start), int(count), _ptr(out), end)
+    _check(st, "Huffman decoding")
+    return out, int(end[0])
+
+
+def ham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
+               values: np.ndarray, zero_sym: int, xt: np.ndarray, threads: int) -> np.ndarray:
+    """``(X @ W)^T`` for a HAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
+    m = col_bits.size - 1
+    _check_xt(xt, n, values.dtype)
+    out = _out(xt, m)
+    fn = lib.cnn_ham_matmat_f32 if values.dtype == np.float32 else lib.cnn_ham_matmat_f64
+    st = fn(n, m, _vptr(words), words.size, _words_bits(words),
+            _ptr(col_bits, np.int64), col_bits.size, _ptr(len_count, np.uint32),
+            max(len_count.size - 1, 0), _ptr(values), values.size, int(zero_sym),
+            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads))
+    _check(st, "HAM product")
+    return out
+
+
+def sham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
+                values: np.ndarray, ri: np.ndarray, cb: np.ndarray, xt: np.ndarray,
+                threads: int) -> np.ndarray:
+    """``(X @ W)^T`` for an sHAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
+    m = cb.size - 1
+    if col_bits.size != cb.size:
+        raise ValueError("col_bits and cb must both have m + 1 entries")
+    if ri.dtype not in (np.uint8, np.uint16, np.uint32):
+        raise TypeError(f"row indices must be uint8, uint16 or uint32, got {ri.dtype}")
+    _check_xt(xt, n, values.dtype)
+    out = _out(xt, m)
+    fn = lib.cnn_sham_matmat_f32 if values.dtype == np.float32 else lib.cnn_sham_matmat_f64
+    st = fn(n, m, _vptr(words), words.size, _words_bits(words),
+            _ptr(col_bits, np.int64), col_bits.size, _ptr(len_count, np.uint32),
+            max(len_count.size - 1, 0), _ptr(values), values.size,
+            _vptr(ri), ri.itemsize, ri.size, _ptr(cb, np.int64), cb.size,
+            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads))
+    _check(st, "sHAM product")
+    return out
+
+
+def im_matmat(n: int, m: int, words: np.ndarray, width: int, values: np.ndarray,
+              zero_sym: int, xt: np.ndarray, threads: int) -> np.ndarray:
+    """``(X @ W)^T`` for an IM matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
+    _check_xt(xt, n, values.dtype)
+    out = _out(xt, m)
+    fn = lib.cnn_im_matmat_f32 if values.dtype == np.float32 else lib.cnn_im_matmat_f64
+    st = fn(n, m, _vptr(words), words.size, _words_bits(words),
+            int(width), _ptr(values), values.size, int(zero_sym), _ptr(xt), xt.shape[1],
+            _ptr(out), _threads(threads))
+    _check(st, "IM product")
+    return out

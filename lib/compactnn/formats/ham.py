@@ -1,0 +1,103 @@
+"""HAM: Huffman Address Map (SPEC section 3).
+
+All ``n m`` entries, zero included, are Huffman-coded column by column into
+one stream of ``wordbits``-bit words (32 or 64; the last word zero-padded).
+Stored arrays:
+
+========== ================ ===================================================
+name       category         content
+========== ================ ===================================================
+words      payload          the bit stream
+values     codebook         the distinct values, in canonical code order
+len_count  decoding_tables  number of codewords of each length (canonical code)
+col_bits   column_offsets   start bit of each column, plus the end (m + 1)
+========== ================ ===================================================
+
+The product decodes each column's ``n`` symbols in C, table-driven (a run of
+zero codewords and the following symbol per lookup), skipping zeros, and
+columns are split across threads by their bit lengths.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _native
+from ..errors import FormatError
+from . import _coding
+from .base import MatrixFormat, expect_array, register, require
+
+
+@register
+class HAM(MatrixFormat):
+    """Huffman Address Map: every entry Huffman-coded, column-major."""
+
+    format = "ham"
+
+    def __init__(self, shape, dtype, values, len_count, words, col_bits, meta):
+        super().__init__(shape, dtype, meta)
+        self.values = values
+        self.len_count = len_count
+        self.words = words
+        self.col_bits = col_bits
+        self._col_bits64 = col_bits.astype(np.int64)
+        self._zero_sym = _coding.zero_symbol(values)
+
+    @classmethod
+    def _from_dense(cls, W, wordbits: int = 32):
+        n, m = W.shape
+        stream = _coding.encode_segments(np.ascontiguousarray(W.T).reshape(-1),
+                                         np.full(m, n, dtype=np.int64), wordbits)
+        zs = _coding.zero_symbol(stream.values)
+        nnz = n * m - (int(stream.counts[zs]) if zs >= 0 else 0)
+        return cls(W.shape, W.dtype, stream.values, stream.len_count, stream.words,
+                   _coding.narrow_offsets(stream.seg_bits), {"nnz": nnz, "wordbits": wordbits})
+
+    @property
+    def wordbits(self) -> int:
+        return _coding.wordbits_of(self.words)
+
+    @property
+    def k(self) -> int:
+        """Number of distinct values (Huffman symbols)."""
+        return int(self.values.size)
+
+    def to_dense(self):
+        n, m = self.shape
+        sym, end = _native.huff_decode(self.words, self.len_count, self.k, 0, n * m)
+        if end != int(self._col_bits64[-1]):
+            raise FormatError("HAM stream length does not match the column offsets")
+        return np.ascontiguousarray(self.values[sym].reshape(m, n).T)
+
+    def _arrays(self):
+        return {"words": self.words, "values": self.values, "len_count": self.len_count,
+                "col_bits": self.col_bits}
+
+    def _breakdown_map(self):
+        return {"words": "payload", "values": "codebook", "len_count": "decoding_tables",
+                "col_bits": "column_offsets"}
+
+    def payload_bits(self) -> int:
+        """Bits of codewords actually written (without the final padding)."""
+        return int(self._col_bits64[-1])
+
+    def _matmat(self, X, threads):
+        xt = np.ascontiguousarray(X.T)
+        out = _native.ham_matmat(self.shape[0], self.words, self._col_bits64, self.len_count,
+                                 self.values, self._zero_sym, xt, threads)
+        return out.T
+
+    @classmethod
+    def _from_arrays(cls, shape, dtype, meta, arrays):
+        n, m = shape
+        values = expect_array(arrays, "values", dtype)
+        len_count = expect_array(arrays, "len_count", np.uint32)
+        words = expect_array(arrays, "words", (np.uint32, np.uint64))
+        col_bits = expect_array(arrays, "col_bits", (np.uint32, np.uint64))
+        _coding.check_values(values)
+        _coding.check_code(len_count, values.size)
+        require(values.size >= 1, "HAM matrix without symbols")
+        require(meta.get("wordbits") == _coding.wordbits_of(words), "word size mismatch")
+        _coding.check_offsets(col_bits, m, words.size * _coding.wordbits_of(words), "col_bits")
+        nnz = meta.get("nnz")
+        require(isinstance(nnz, int) and 0 <= nnz <= n * m, "bad nnz in header")
+        return cls(shape, dtype, values, len_count, words, col_bits, meta)

@@ -1,0 +1,100 @@
+"""CSR, CSC and COO: thin wrappers of SciPy's classical sparse formats.
+
+They share the package's API and benchmark; the product is SciPy's own
+(single-threaded), so they are the reference baselines for time.  Explicit
+zeros are never stored, and a ``-0.0`` weight is stored as the implicit ``+0.0``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .base import MatrixFormat, expect_array, register, require
+
+
+class _ScipySparse(MatrixFormat):
+    _scipy_cls = None
+    _names: dict[str, str] = {}
+
+    def __init__(self, mat):
+        super().__init__(mat.shape, mat.dtype, {"nnz": int(mat.nnz)})
+        self._mat = mat
+
+    @classmethod
+    def _from_dense(cls, W, **options):
+        if options:
+            raise TypeError(f"{cls.format} takes no options, got {sorted(options)}")
+        mat = cls._scipy_cls(W)
+        mat.eliminate_zeros()
+        return cls(mat)
+
+    def to_dense(self):
+        return self._mat.toarray()
+
+    def _matmat(self, X, threads):
+        return np.asarray(X @ self._mat)
+
+    def _breakdown_map(self):
+        return dict(self._names)
+
+
+class _Compressed(_ScipySparse):
+    _names = {"data": "payload", "indices": "indices", "indptr": "pointers"}
+
+    def _arrays(self):
+        return {"data": self._mat.data, "indices": self._mat.indices, "indptr": self._mat.indptr}
+
+    @classmethod
+    def _from_arrays(cls, shape, dtype, meta, arrays):
+        data = expect_array(arrays, "data", dtype)
+        indices = expect_array(arrays, "indices", (np.int32, np.int64))
+        indptr = expect_array(arrays, "indptr", (np.int32, np.int64))
+        require(np.isfinite(data).all(), "stored values contain NaN/Inf")
+        mat = cls._scipy_cls((data, indices, indptr), shape=shape)
+        try:
+            mat.check_format(full_check=True)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        return cls(mat)
+
+
+@register
+class CSR(_Compressed):
+    """SciPy CSR: values, column indices, row pointers (``n + 1``)."""
+
+    format = "csr"
+    _scipy_cls = sp.csr_matrix
+
+
+@register
+class CSC(_Compressed):
+    """SciPy CSC: values, row indices, column pointers (``m + 1``)."""
+
+    format = "csc"
+    _scipy_cls = sp.csc_matrix
+
+
+@register
+class COO(_ScipySparse):
+    """SciPy COO: values with their row and column indices."""
+
+    format = "coo"
+    _scipy_cls = sp.coo_matrix
+    _names = {"data": "payload", "row": "indices", "col": "indices"}
+
+    def _arrays(self):
+        return {"data": self._mat.data, "row": self._mat.row, "col": self._mat.col}
+
+    @classmethod
+    def _from_arrays(cls, shape, dtype, meta, arrays):
+        data = expect_array(arrays, "data", dtype)
+        row = expect_array(arrays, "row", (np.int32, np.int64))
+        col = expect_array(arrays, "col", (np.int32, np.int64))
+        require(data.size == row.size == col.size, "data, row and col lengths differ")
+        require(np.isfinite(data).all(), "stored values contain NaN/Inf")
+        n, m = shape
+        require(row.size == 0 or (row.min() >= 0 and row.max() < n), "row index out of range")
+        require(col.size == 0 or (col.min() >= 0 and col.max() < m), "column index out of range")
+        keys = row.astype(np.int64) * m + col
+        require(np.unique(keys).size == keys.size, "duplicate entries")
+        return cls(sp.coo_matrix((data, (row, col)), shape=shape))
