@@ -72,5 +72,8 @@ if __name__ == "__main__":
     out = builder.compile(tmpdir=str(ROOT / "build" / ("asan" if asan else "native")), verbose=False)
     target = ROOT / "lib" / "compactnn" / Path(out).name
     if Path(out).resolve() != target.resolve():
-        target.write_bytes(Path(out).read_bytes())
+        # Write beside and rename: a running process keeps its mapping of the old file.
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(Path(out).read_bytes())
+        os.replace(tmp, target)
     print(target)
