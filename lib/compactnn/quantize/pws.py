@@ -1,0 +1,50 @@
+"""PWS: probabilistic weight sharing (the ICPR paper's "PQ"), an unbiased stochastic rounding."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from . import _onedim
+from .base import Quantizer
+
+
+@dataclasses.dataclass(frozen=True)
+class PWS(Quantizer):
+    """Probabilistic weight sharing: unbiased stochastic rounding onto quantile levels.
+
+    Parameters
+    ----------
+    k : int
+        Number of levels; the ``k - 1`` intervals have the ``i / (k - 1)`` quantiles of
+        the weights as endpoints (``i = 0 .. k-1``, so the minimum and maximum are levels).
+    seed : int, Generator or None
+        Seed of the random rounding.
+
+    Notes
+    -----
+    A weight ``w`` in ``[a, b]`` becomes ``b`` with probability ``(w - a) / (b - a)`` and
+    ``a`` otherwise, so ``E[w'] = w``. The quantiles use NumPy's default (linear
+    interpolation). They are first cast to the weights' dtype and deduplicated, and the
+    probabilities are computed against these cast levels, so the result is unbiased
+    with respect to the codebook actually returned. A weight equal to an interior
+    endpoint falls in the interval to its right and, having probability 0 of moving,
+    stays put. With ``k = 1`` there is no interval: every weight becomes the mean (the
+    only single value that keeps the sum of the weights unbiased); this choice is ours.
+    """
+
+    name = "pws"
+
+    def _fit_flat(self, x, rng):
+        if self.k == 1:
+            return np.array([np.mean(x, dtype=np.float64)]), np.zeros(x.size, dtype=np.intp)
+        edges = np.quantile(x, np.linspace(0.0, 1.0, self.k)).astype(x.dtype)
+        edges = np.unique(edges).astype(np.float64)
+        if edges.size == 1:  # constant weights
+            return edges, np.zeros(x.size, dtype=np.intp)
+        xf = x.astype(np.float64)
+        j = np.clip(_onedim.searchsorted(edges, xf, side="right") - 1, 0, edges.size - 2)
+        a, b = edges[j], edges[j + 1]
+        up = rng.random(x.size) < (xf - a) / (b - a)
+        return edges, j + up
+
