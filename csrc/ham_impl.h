@@ -14,61 +14,132 @@ typedef struct {
     const REAL *xt;
     REAL *out;
     const cnn_huff *h;
-    cnn_br proto;
+    cnn_bits bits;
 } SFX(ham_ctx);
 
-CNN_INLINE int SFX(ham_column)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
+/* One lookup in one column: a run of zero codewords and at most one other
+ * symbol, whose value times the row of X^T is added to the accumulators. */
+CNN_INLINE int SFX(ham_step)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, REAL *restrict acc,
+                             const int64_t B)
 {
-    cnn_br r = k->proto;
-    cnn_br_seek(&r, k->col_bits[c]);
     const cnn_huff *h = k->h;
-    const uint32_t *table = h->table;
-    const int sh = 64 - h->tb;
-    const int len0 = h->len0;
-    const int64_t z = h->zero_sym, n = k->n;
-    const REAL *restrict xt = k->xt;
-    const REAL *restrict values = k->values;
-    REAL *restrict acc = k->out + c * B;
-    REAL acc1 = 0;
-    for (int64_t t = 0; t < B; t++) acc[t] = 0;
-
-    int64_t row = 0;
-    while (row < n) {
-        if (r.cnt <= 32) cnn_br_refill(&r);
-        uint32_t e = table[r.buf >> sh];
-        uint32_t sym;
-        int nb;
-        if (CNN_LIKELY(e)) {
-            int64_t run = CNN_E_RUN(e);
-            int has = CNN_E_HAS(e);
-            nb = CNN_E_BITS(e);
-            if (CNN_UNLIKELY(row + run + has > n)) { /* the run crosses the column end */
-                run = n - row;
-                has = 0;
-                nb = (int)run * len0;
-            }
-            if (CNN_UNLIKELY(nb > r.cnt)) return CNN_ERR_CORRUPT;
-            cnn_br_skip(&r, nb);
-            row += run;
-            if (!has) continue;
-            sym = CNN_E_SYM(e);
-        } else {
-            int st = cnn_huff_slow(h, &r, &sym, &nb);
-            if (st) return st;
-            cnn_br_skip(&r, nb);
-            if ((int64_t)sym == z) {
-                row++;
-                continue;
-            }
-        }
-        const REAL v = values[sym];
-        const REAL *restrict x = xt + row * B;
-        if (B == 1) acc1 += v * x[0];
-        else for (int64_t t = 0; t < B; t++) acc[t] += v * x[t];
-        row++;
+    const int64_t n = k->n;
+    if (l->cnt <= 32 && l->next < k->bits.nchunks) {
+        l->buf |= (uint64_t)k->bits.w[l->next ^ k->bits.swap] << (32 - l->cnt);
+        l->cnt += 32;
+        l->next++;
     }
-    if (B == 1) acc[0] = acc1;
-    if (32 * r.next - r.cnt != k->col_bits[c + 1]) return CNN_ERR_CORRUPT;
+    const uint32_t e = h->table[l->buf >> (64 - h->tb)];
+    uint32_t sym;
+    int nb;
+    if (CNN_LIKELY(e)) {
+        int64_t run = CNN_E_RUN(e);
+        int has = CNN_E_HAS(e);
+        nb = CNN_E_BITS(e);
+        if (CNN_UNLIKELY(*row + run + has > n)) { /* the run crosses the column end */
+            run = n - *row;
+            has = 0;
+            nb = (int)run * h->len0;
+        }
+        if (CNN_UNLIKELY(nb > l->cnt)) return CNN_ERR_CORRUPT;
+        l->buf <<= nb;
+        l->cnt -= nb;
+        *row += run;
+        if (!has) return CNN_OK;
+        sym = CNN_E_SYM(e);
+    } else {
+        int st = cnn_huff_slow_v(h, l->buf, l->cnt, &sym, &nb);
+        if (st) return st;
+        l->buf = nb >= 64 ? 0 : l->buf << nb;
+        l->cnt -= nb;
+        if ((int64_t)sym == h->zero_sym) {
+            (*row)++;
+            return CNN_OK;
+        }
+    }
+    const REAL v = k->values[sym];
+    const REAL *restrict x = k->xt + *row * B;
+    for (int64_t t = 0; t < B; t++) acc[t] += v * x[t];
+    (*row)++;
+    return CNN_OK;
+}
+
+CNN_INLINE void SFX(ham_open)(const SFX(ham_ctx) *k, int64_t c, cnn_lane *l, int64_t *row,
+                              REAL *acc, const int64_t B)
+{
+    cnn_lane_seek(&k->bits, l, k->col_bits[c]);
+    *row = 0;
+    for (int64_t t = 0; t < B; t++) acc[t] = 0;
+}
+
+CNN_INLINE int SFX(ham_close)(const SFX(ham_ctx) *k, int64_t c, cnn_lane *l, int64_t *row,
+                              REAL *acc, const int64_t B)
+{
+    while (*row < k->n) {
+        int st = SFX(ham_step)(k, l, row, acc, B);
+        if (st) return st;
+    }
+    if (cnn_lane_pos(l) != k->col_bits[c + 1]) return CNN_ERR_CORRUPT;
+    REAL *out = k->out + c * B;
+    if (out != acc)
+        for (int64_t t = 0; t < B; t++) out[t] = acc[t];
+    return CNN_OK;
+}
+
+/* Columns [c0, c1) through four lanes (independent bit readers in locals);
+ * a lane whose column is complete takes the next one at once. */
+CNN_INLINE int SFX(ham_span)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1, const int64_t B)
+{
+    cnn_lane l0 = {0, 0, 0}, l1 = {0, 0, 0}, l2 = {0, 0, 0}, l3 = {0, 0, 0};
+    int64_t r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+    int64_t k0 = -1, k1 = -1, k2 = -1, k3 = -1; /* column of each lane, -1 when idle */
+    REAL s0[8] = {0}, s1[8] = {0}, s2[8] = {0}, s3[8] = {0};
+    REAL *a0 = s0, *a1 = s1, *a2 = s2, *a3 = s3;
+    const int64_t n = k->n;
+    int64_t nc = c0;
+    int st = CNN_OK;
+#define CNN_HAM_OPEN(J)                                                       \
+    do {                                                                      \
+        k##J = nc++;                                                          \
+        a##J = B <= 8 ? s##J : k->out + k##J * B;                             \
+        SFX(ham_open)(k, k##J, &l##J, &r##J, a##J, B);                        \
+    } while (0)
+#define CNN_HAM_ROTATE(J)                                                     \
+    while (r##J >= n) {                                                       \
+        st = SFX(ham_close)(k, k##J, &l##J, &r##J, a##J, B);                  \
+        k##J = -1;                                                            \
+        if (st || nc >= c1) goto drain;                                       \
+        CNN_HAM_OPEN(J);                                                      \
+    }
+    if (c1 - c0 >= 4) {
+        CNN_HAM_OPEN(0);
+        CNN_HAM_OPEN(1);
+        CNN_HAM_OPEN(2);
+        CNN_HAM_OPEN(3);
+        for (;;) {
+            CNN_HAM_ROTATE(0)
+            CNN_HAM_ROTATE(1)
+            CNN_HAM_ROTATE(2)
+            CNN_HAM_ROTATE(3)
+            st = SFX(ham_step)(k, &l0, &r0, a0, B);
+            st |= SFX(ham_step)(k, &l1, &r1, a1, B);
+            st |= SFX(ham_step)(k, &l2, &r2, a2, B);
+            st |= SFX(ham_step)(k, &l3, &r3, a3, B);
+            if (CNN_UNLIKELY(st)) return CNN_ERR_CORRUPT;
+        }
+    }
+drain:
+    if (st) return st;
+    if (k0 >= 0 && (st = SFX(ham_close)(k, k0, &l0, &r0, a0, B))) return st;
+    if (k1 >= 0 && (st = SFX(ham_close)(k, k1, &l1, &r1, a1, B))) return st;
+    if (k2 >= 0 && (st = SFX(ham_close)(k, k2, &l2, &r2, a2, B))) return st;
+    if (k3 >= 0 && (st = SFX(ham_close)(k, k3, &l3, &r3, a3, B))) return st;
+    while (nc < c1) {
+        CNN_HAM_OPEN(0);
+        if ((st = SFX(ham_close)(k, k0, &l0, &r0, a0, B))) return st;
+    }
+#undef CNN_HAM_OPEN
+#undef CNN_HAM_ROTATE
     return CNN_OK;
 }
 
@@ -76,14 +147,9 @@ static int SFX(ham_range)(void *vctx, int64_t c0, int64_t c1)
 {
     const SFX(ham_ctx) *k = (const SFX(ham_ctx) *)vctx;
     const int64_t b = k->b;
-    for (int64_t c = c0; c < c1; c++) {
-        int st;
-        if (b == 1) st = SFX(ham_column)(k, c, 1);
-        else if (b == 8) st = SFX(ham_column)(k, c, 8);
-        else st = SFX(ham_column)(k, c, b);
-        if (st) return st;
-    }
-    return CNN_OK;
+    if (b == 1) return SFX(ham_span)(k, c0, c1, 1);
+    if (b == 8) return SFX(ham_span)(k, c0, c1, 8);
+    return SFX(ham_span)(k, c0, c1, b);
 }
 
 int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
@@ -99,9 +165,9 @@ int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
     uint32_t table[1 << CNN_TABLE_BITS], scratch[1 << CNN_TABLE_BITS];
     cnn_huff h;
     SFX(ham_ctx) k;
-    int st = cnn_br_init(&k.proto, words, nwords, wordbits);
+    int st = cnn_bits_init(&k.bits, words, nwords, wordbits);
     if (st) return st;
-    st = cnn_check_offsets(col_bits, ncol_bits, 32 * k.proto.nchunks);
+    st = cnn_check_offsets(col_bits, ncol_bits, 32 * k.bits.nchunks);
     if (st) return st;
     if (m == 0 || b == 0) return CNN_OK;
     for (int64_t i = 0; i < m * b; i++) out[i] = 0;

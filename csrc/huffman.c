@@ -23,6 +23,17 @@ int cnn_br_init(cnn_br *r, const void *words, int64_t nwords, int wordbits)
     return CNN_OK;
 }
 
+int cnn_bits_init(cnn_bits *s, const void *words, int64_t nwords, int wordbits)
+{
+    const uint16_t probe = 1;
+    if (nwords < 0 || (nwords > 0 && words == NULL)) return CNN_ERR_ARG;
+    if (wordbits != 32 && wordbits != 64) return CNN_ERR_ARG;
+    s->w = (const uint32_t *)words;
+    s->nchunks = wordbits == 32 ? nwords : 2 * nwords;
+    s->swap = (wordbits == 64 && *(const uint8_t *)&probe == 1) ? 1 : 0;
+    return CNN_OK;
+}
+
 int cnn_bits_encode(const uint32_t *sym, int64_t count,
                     const uint32_t *codes, const uint8_t *lens, int64_t nsym,
                     void *words, int64_t nwords, int wordbits)

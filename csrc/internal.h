@@ -36,9 +36,11 @@ CNN_INLINE uint32_t cnn_br_chunk(const cnn_br *r, int64_t j)
     return (j & 1) ? (uint32_t)w : (uint32_t)(w >> 32);
 }
 
+/* Add one chunk; callers refill whenever cnt <= 32, and no codeword is longer
+ * than 32 bits, so one chunk always restores cnt > 32 (or reaches the end). */
 CNN_INLINE void cnn_br_refill(cnn_br *r)
 {
-    while (r->cnt <= 32 && r->next < r->nchunks) {
+    if (CNN_LIKELY(r->next < r->nchunks)) {
         r->buf |= (uint64_t)cnn_br_chunk(r, r->next++) << (32 - r->cnt);
         r->cnt += 32;
     }
@@ -50,6 +52,7 @@ CNN_INLINE void cnn_br_seek(cnn_br *r, int64_t pos)
     r->next = pos >> 5;
     r->buf = 0;
     r->cnt = 0;
+    cnn_br_refill(r);
     cnn_br_refill(r);
     int skip = (int)(pos & 31);
     r->buf <<= skip;
@@ -64,6 +67,68 @@ CNN_INLINE void cnn_br_skip(cnn_br *r, int nbits)
 
 /* Set up a reader over `words`; returns CNN_ERR_ARG for a bad word size. */
 int cnn_br_init(cnn_br *r, const void *words, int64_t nwords, int wordbits);
+
+/* ---- positional bit access ------------------------------------------------
+ * The faster alternative to cnn_br used by the product kernels: no buffer
+ * state, so no refill branch.  cnn_bits_peek(s, p) returns the 64 bits from
+ * stream position p on, MSB-aligned, of which at least 33 are stream bits
+ * (bits past the end read as 0).  For 64-bit words the 32-bit halves are
+ * swapped in memory on little-endian machines, which `swap` undoes.
+ */
+typedef struct {
+    const uint32_t *w;
+    int64_t nchunks;   /* 32-bit chunks */
+    int64_t swap;      /* 1: 64-bit words on a little-endian machine */
+} cnn_bits;
+
+int cnn_bits_init(cnn_bits *s, const void *words, int64_t nwords, int wordbits);
+
+CNN_INLINE uint64_t cnn_bits_peek(const cnn_bits *s, int64_t p)
+{
+    const int64_t j = p >> 5, last = s->nchunks - 1;
+    const int64_t j0 = j < last ? j : last, j1 = j + 1 < last ? j + 1 : last;
+    const uint64_t hi = j <= last ? s->w[j0 ^ s->swap] : 0;
+    const uint64_t lo = j + 1 <= last ? s->w[j1 ^ s->swap] : 0;
+    return ((hi << 32) | lo) << (p & 31);
+}
+
+/* ---- lane reader ------------------------------------------------------------
+ * The product kernels' reader: the buffer state lives in locals of the
+ * caller (one per interleaved column), refilled one chunk at a time without
+ * a branch, so that the unpredictable "buffer low" test costs no
+ * misprediction.  Invariant after cnn_lane_refill: cnt > 32, or the stream
+ * is exhausted (and the bits past its end read as 0).
+ */
+typedef struct {
+    uint64_t buf;
+    int64_t cnt;
+    int64_t next;
+} cnn_lane;
+
+CNN_INLINE void cnn_lane_refill(const cnn_bits *s, cnn_lane *l)
+{
+    const int64_t need = l->cnt <= 32;
+    const int64_t ok = need & (l->next < s->nchunks);
+    const int64_t j = ok ? l->next : 0;
+    const uint64_t ch = ok ? (uint64_t)s->w[j ^ s->swap] : 0;
+    l->buf |= (ch << ((32 - l->cnt) & 63)) & (0 - (uint64_t)ok);
+    l->cnt += ok << 5;
+    l->next += ok;
+}
+
+CNN_INLINE void cnn_lane_seek(const cnn_bits *s, cnn_lane *l, int64_t pos)
+{
+    l->next = pos >> 5;
+    l->buf = 0;
+    l->cnt = 0;
+    cnn_lane_refill(s, l);
+    cnn_lane_refill(s, l);
+    const int skip = (int)(pos & 31);
+    l->buf <<= skip;
+    l->cnt -= skip;
+}
+
+CNN_INLINE int64_t cnn_lane_pos(const cnn_lane *l) { return 32 * l->next - l->cnt; }
 
 /* ---- canonical Huffman decoding --------------------------------------------
  * Table entry (uint32): bits 0-4 number of bits consumed (0 = take the slow
@@ -108,13 +173,68 @@ CNN_INLINE int cnn_huff_slow(const cnn_huff *h, const cnn_br *r, uint32_t *sym, 
     return CNN_ERR_CORRUPT;
 }
 
+/* Slow path on a peeked 64-bit window with `avail` valid bits. */
+CNN_INLINE int cnn_huff_slow_v(const cnn_huff *h, uint64_t v, int64_t avail, uint32_t *sym, int *len)
+{
+    for (int l = 1; l <= h->maxlen; l++) {
+        uint64_t d = (v >> (64 - l)) - h->first[l];
+        if (d < h->count[l]) {
+            if (l > avail) return CNN_ERR_CORRUPT;
+            *sym = (uint32_t)(h->offset[l] + d);
+            *len = l;
+            return CNN_OK;
+        }
+    }
+    return CNN_ERR_CORRUPT;
+}
+
+/* Decode one symbol at position *p (no zero runs), not past bit `end`. */
+CNN_INLINE int cnn_huff_at(const cnn_huff *h, const cnn_bits *s, int64_t *p, int64_t end, uint32_t *sym)
+{
+    const uint64_t v = cnn_bits_peek(s, *p);
+    const uint32_t e = h->table[v >> (64 - h->tb)];
+    int len;
+    if (CNN_LIKELY(e)) {
+        len = CNN_E_BITS(e);
+        *sym = CNN_E_SYM(e);
+    } else {
+        int st = cnn_huff_slow_v(h, v, end - *p, sym, &len);
+        if (st) return st;
+    }
+    *p += len;
+    return CNN_LIKELY(*p <= end) ? CNN_OK : CNN_ERR_CORRUPT;
+}
+
+/* Decode one symbol from a lane (no zero runs). */
+CNN_INLINE int cnn_huff_lane(const cnn_huff *h, const cnn_bits *s, cnn_lane *l, uint32_t *sym)
+{
+    if (l->cnt <= 32 && l->next < s->nchunks) {
+        l->buf |= (uint64_t)s->w[l->next ^ s->swap] << (32 - l->cnt);
+        l->cnt += 32;
+        l->next++;
+    }
+    const uint32_t e = h->table[l->buf >> (64 - h->tb)];
+    int len;
+    if (CNN_LIKELY(e)) {
+        len = CNN_E_BITS(e);
+        *sym = CNN_E_SYM(e);
+    } else {
+        int st = cnn_huff_slow_v(h, l->buf, l->cnt, sym, &len);
+        if (st) return st;
+    }
+    if (CNN_UNLIKELY(len > l->cnt)) return CNN_ERR_CORRUPT;
+    l->buf <<= len;
+    l->cnt -= len;
+    return CNN_OK;
+}
+
 /* Decode one symbol (no zero runs). */
 CNN_INLINE int cnn_huff_next(const cnn_huff *h, cnn_br *r, uint32_t *sym)
 {
     if (r->cnt <= 32) cnn_br_refill(r);
     uint32_t e = h->table[r->buf >> (64 - h->tb)];
     int len;
-    if (CNN_LIKELY(e && !CNN_E_RUN(e))) {
+    if (CNN_LIKELY(e)) { /* tables built without zero runs: one symbol per entry */
         len = CNN_E_BITS(e);
         *sym = CNN_E_SYM(e);
         if (CNN_UNLIKELY(len > r->cnt)) return CNN_ERR_CORRUPT;

@@ -15,59 +15,134 @@ typedef struct {
     const REAL *xt;
     REAL *out;
     const cnn_huff *h;
-    cnn_br proto;
+    cnn_bits bits;
 } SFX(sham_ctx);
 
-#define CNN_SHAM_LOOP(RI_T)                                                   \
-    do {                                                                      \
-        const RI_T *restrict ri = (const RI_T *)k->ri;                        \
-        for (int64_t p = p0; p < p1; p++) {                                   \
-            uint32_t sym;                                                     \
-            int st = cnn_huff_next(h, &r, &sym);                              \
-            if (CNN_UNLIKELY(st)) return st;                                  \
-            const int64_t row = ri[p];                                        \
-            if (CNN_UNLIKELY(row >= n)) return CNN_ERR_CORRUPT;               \
-            const REAL v = values[sym];                                       \
-            const REAL *restrict x = xt + row * B;                            \
-            if (B == 1) acc1 += v * x[0];                                     \
-            else for (int64_t t = 0; t < B; t++) acc[t] += v * x[t];          \
-        }                                                                     \
-    } while (0)
-
-CNN_INLINE int SFX(sham_column)(const SFX(sham_ctx) *k, int64_t c, const int64_t B)
+#ifndef CNN_SHAM_COMMON
+#define CNN_SHAM_COMMON
+CNN_INLINE int64_t cnn_ri_at(const void *ri, int64_t p, const int ri_bytes)
 {
-    cnn_br r = k->proto;
-    cnn_br_seek(&r, k->col_bits[c]);
-    const cnn_huff *h = k->h;
-    const int64_t n = k->n, p0 = k->cb[c], p1 = k->cb[c + 1];
-    const REAL *restrict xt = k->xt;
-    const REAL *restrict values = k->values;
-    REAL *restrict acc = k->out + c * B;
-    REAL acc1 = 0;
-    for (int64_t t = 0; t < B; t++) acc[t] = 0;
-    switch (k->ri_bytes) {
-    case 1: CNN_SHAM_LOOP(uint8_t); break;
-    case 2: CNN_SHAM_LOOP(uint16_t); break;
-    default: CNN_SHAM_LOOP(uint32_t); break;
-    }
-    if (B == 1) acc[0] = acc1;
-    if (32 * r.next - r.cnt != k->col_bits[c + 1]) return CNN_ERR_CORRUPT;
+    if (ri_bytes == 1) return ((const uint8_t *)ri)[p];
+    if (ri_bytes == 2) return ((const uint16_t *)ri)[p];
+    return ((const uint32_t *)ri)[p];
+}
+#endif
+
+/* One nonzero of one column: decode its value, check its row, accumulate. */
+CNN_INLINE int SFX(sham_step)(const SFX(sham_ctx) *k, cnn_lane *l, int64_t *p, REAL *restrict acc,
+                              const int64_t B, const int ri_bytes)
+{
+    uint32_t sym;
+    int st = cnn_huff_lane(k->h, &k->bits, l, &sym);
+    if (CNN_UNLIKELY(st)) return st;
+    const int64_t row = cnn_ri_at(k->ri, (*p)++, ri_bytes);
+    if (CNN_UNLIKELY(row >= k->n)) return CNN_ERR_CORRUPT;
+    const REAL v = k->values[sym];
+    const REAL *restrict x = k->xt + row * B;
+    for (int64_t t = 0; t < B; t++) acc[t] += v * x[t];
     return CNN_OK;
 }
+
+/* Start one column: position its lane and zero its accumulators. */
+CNN_INLINE void SFX(sham_open)(const SFX(sham_ctx) *k, int64_t c, cnn_lane *l, int64_t *p,
+                               int64_t *e, REAL *acc, const int64_t B)
+{
+    cnn_lane_seek(&k->bits, l, k->col_bits[c]);
+    *p = k->cb[c];
+    *e = k->cb[c + 1];
+    for (int64_t t = 0; t < B; t++) acc[t] = 0;
+}
+
+/* Finish one column: every nonzero decoded, codewords end at the next offset. */
+CNN_INLINE int SFX(sham_close)(const SFX(sham_ctx) *k, int64_t c, cnn_lane *l, int64_t *p,
+                               int64_t e, REAL *acc, const int64_t B, const int ri_bytes)
+{
+    while (*p < e) {
+        int st = SFX(sham_step)(k, l, p, acc, B, ri_bytes);
+        if (st) return st;
+    }
+    if (cnn_lane_pos(l) != k->col_bits[c + 1]) return CNN_ERR_CORRUPT;
+    REAL *out = k->out + c * B;
+    if (out != acc)
+        for (int64_t t = 0; t < B; t++) out[t] = acc[t];
+    return CNN_OK;
+}
+
+/* Columns [c0, c1) through four lanes, each with its own bit reader in
+ * locals, so one decoder's table lookup overlaps the others'.  A lane whose
+ * column ends takes the next column at once, so the four stay busy until
+ * fewer than four columns are left. */
+CNN_INLINE int SFX(sham_span)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1,
+                              const int64_t B, const int ri_bytes)
+{
+    cnn_lane l0, l1, l2, l3;
+    int64_t p0 = 0, p1 = 0, p2 = 0, p3 = 0, e0 = 0, e1 = 0, e2 = 0, e3 = 0;
+    int64_t k0 = -1, k1 = -1, k2 = -1, k3 = -1; /* column of each lane, -1 when idle */
+    REAL s0[8] = {0}, s1[8] = {0}, s2[8] = {0}, s3[8] = {0};
+    REAL *a0 = s0, *a1 = s1, *a2 = s2, *a3 = s3;
+    int64_t nc = c0;
+    int st = CNN_OK;
+#define CNN_SHAM_OPEN(J)                                                      \
+    do {                                                                      \
+        k##J = nc++;                                                          \
+        a##J = B <= 8 ? s##J : k->out + k##J * B;                             \
+        SFX(sham_open)(k, k##J, &l##J, &p##J, &e##J, a##J, B);                \
+    } while (0)
+#define CNN_SHAM_ROTATE(J)                                                    \
+    while (p##J == e##J) {                                                    \
+        st = SFX(sham_close)(k, k##J, &l##J, &p##J, e##J, a##J, B, ri_bytes); \
+        k##J = -1;                                                            \
+        if (st || nc >= c1) goto drain;                                       \
+        CNN_SHAM_OPEN(J);                                                     \
+    }
+    if (c1 - c0 >= 4) {
+        CNN_SHAM_OPEN(0);
+        CNN_SHAM_OPEN(1);
+        CNN_SHAM_OPEN(2);
+        CNN_SHAM_OPEN(3);
+        for (;;) {
+            CNN_SHAM_ROTATE(0)
+            CNN_SHAM_ROTATE(1)
+            CNN_SHAM_ROTATE(2)
+            CNN_SHAM_ROTATE(3)
+            st = SFX(sham_step)(k, &l0, &p0, a0, B, ri_bytes);
+            st |= SFX(sham_step)(k, &l1, &p1, a1, B, ri_bytes);
+            st |= SFX(sham_step)(k, &l2, &p2, a2, B, ri_bytes);
+            st |= SFX(sham_step)(k, &l3, &p3, a3, B, ri_bytes);
+            if (CNN_UNLIKELY(st)) return CNN_ERR_CORRUPT;
+        }
+    }
+drain:
+    if (st) return st;
+    if (k0 >= 0 && (st = SFX(sham_close)(k, k0, &l0, &p0, e0, a0, B, ri_bytes))) return st;
+    if (k1 >= 0 && (st = SFX(sham_close)(k, k1, &l1, &p1, e1, a1, B, ri_bytes))) return st;
+    if (k2 >= 0 && (st = SFX(sham_close)(k, k2, &l2, &p2, e2, a2, B, ri_bytes))) return st;
+    if (k3 >= 0 && (st = SFX(sham_close)(k, k3, &l3, &p3, e3, a3, B, ri_bytes))) return st;
+    while (nc < c1) {
+        CNN_SHAM_OPEN(0);
+        if ((st = SFX(sham_close)(k, k0, &l0, &p0, e0, a0, B, ri_bytes))) return st;
+    }
+#undef CNN_SHAM_OPEN
+#undef CNN_SHAM_ROTATE
+    return CNN_OK;
+}
+
+#define CNN_SHAM_DISPATCH_B(RB)                                               \
+    (b == 1 ? SFX(sham_span)(k, c0, c1, 1, RB)                               \
+     : b == 8 ? SFX(sham_span)(k, c0, c1, 8, RB)                             \
+     : SFX(sham_span)(k, c0, c1, b, RB))
 
 static int SFX(sham_range)(void *vctx, int64_t c0, int64_t c1)
 {
     const SFX(sham_ctx) *k = (const SFX(sham_ctx) *)vctx;
     const int64_t b = k->b;
-    for (int64_t c = c0; c < c1; c++) {
-        int st;
-        if (b == 1) st = SFX(sham_column)(k, c, 1);
-        else if (b == 8) st = SFX(sham_column)(k, c, 8);
-        else st = SFX(sham_column)(k, c, b);
-        if (st) return st;
+    switch (k->ri_bytes) {
+    case 1: return CNN_SHAM_DISPATCH_B(1);
+    case 2: return CNN_SHAM_DISPATCH_B(2);
+    default: return CNN_SHAM_DISPATCH_B(4);
     }
-    return CNN_OK;
 }
+#undef CNN_SHAM_DISPATCH_B
 
 int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
                          const void *words, int64_t nwords, int wordbits,
@@ -84,9 +159,9 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     uint32_t table[1 << CNN_TABLE_BITS];
     cnn_huff h;
     SFX(sham_ctx) k;
-    int st = cnn_br_init(&k.proto, words, nwords, wordbits);
+    int st = cnn_bits_init(&k.bits, words, nwords, wordbits);
     if (st) return st;
-    st = cnn_check_offsets(col_bits, ncol_bits, 32 * k.proto.nchunks);
+    st = cnn_check_offsets(col_bits, ncol_bits, 32 * k.bits.nchunks);
     if (st) return st;
     if (cb[0] != 0 || cb[m] != q) return CNN_ERR_CORRUPT;
     st = cnn_check_offsets(cb, ncb, q);
