@@ -67,6 +67,15 @@ int cnn_huff_decode(const void *words, int64_t nwords, int wordbits,
                     int64_t start, int64_t count,
                     uint32_t *sym_out, int64_t *end_bit);
 
+/* Decode nseg segments: segment i holds symbols sym_first[i] .. sym_first[i+1]-1
+ * (sym_first[nseg+1], non-decreasing, sym_first[nseg] == nout) and its
+ * codewords occupy bits seg_bits[i] .. seg_bits[i+1] exactly (seg_bits[nseg+1]).
+ * Any other layout is reported as corrupt.  O(nout + nseg). */
+int cnn_huff_decode_segments(const void *words, int64_t nwords, int wordbits,
+                             const uint32_t *len_count, int maxlen, int64_t nsym,
+                             const int64_t *seg_bits, const int64_t *sym_first, int64_t nseg,
+                             uint32_t *sym_out, int64_t nout);
+
 /* ---- Products  out = X @ W  ------------------------------------------------
  * Every product takes X transposed: xt[n * b] (row r of W meets xt[r*b .. r*b+b-1])
  * and writes out[m * b] (column c of the result at out[c*b .. c*b+b-1]).
@@ -124,6 +133,81 @@ int cnn_im_matmat_f64(int64_t n, int64_t m,
                       const void *words, int64_t nwords, int wordbits, int width,
                       const double *values, int64_t nsym, int64_t zero_sym,
                       const double *xt, int64_t b, double *out, int threads);
+
+/* CER / CSER (Wiedemann et al.): per output c (a row of W^T), its stored
+ * entries grouped by value.  values[nsym]: distinct values by frequency,
+ * values[0] the implicit one (of every position no group lists; 0 when nsym
+ * is 0).  ci[q]: input index of each stored entry (< n), group by group;
+ * gp[ngp]: group pointers into ci (gp[0] = 0, gp[ngp-1] = q); rp[nrp = m+1]:
+ * row pointers into the groups (rp[0] = 0, rp[m] = ngp-1).  CER: group j of
+ * row c has value values[1 + j - rp[c]] (at most nsym-1 groups per row);
+ * CSER: vi[nvi = ngp-1] gives each group's value index (1 <= vi < nsym).
+ * ci, gp, rp, vi are unsigned of *_bytes = 1, 2, 4 or 8 bytes.
+ * Per group the inputs are summed and multiplied once.  Cost O(q + groups)
+ * per batch column, plus O(n m) when values[0] != 0 (the unlisted inputs of
+ * every row are summed directly). */
+int cnn_cer_matmat_f32(int64_t n, int64_t m, const float *values, int64_t nsym,
+                       const void *ci, int ci_bytes, int64_t q,
+                       const void *gp, int gp_bytes, int64_t ngp,
+                       const void *rp, int rp_bytes, int64_t nrp,
+                       const float *xt, int64_t b, float *out, int threads);
+int cnn_cer_matmat_f64(int64_t n, int64_t m, const double *values, int64_t nsym,
+                       const void *ci, int ci_bytes, int64_t q,
+                       const void *gp, int gp_bytes, int64_t ngp,
+                       const void *rp, int rp_bytes, int64_t nrp,
+                       const double *xt, int64_t b, double *out, int threads);
+int cnn_cser_matmat_f32(int64_t n, int64_t m, const float *values, int64_t nsym,
+                        const void *ci, int ci_bytes, int64_t q,
+                        const void *gp, int gp_bytes, int64_t ngp,
+                        const void *rp, int rp_bytes, int64_t nrp,
+                        const void *vi, int vi_bytes, int64_t nvi,
+                        const float *xt, int64_t b, float *out, int threads);
+int cnn_cser_matmat_f64(int64_t n, int64_t m, const double *values, int64_t nsym,
+                        const void *ci, int ci_bytes, int64_t q,
+                        const void *gp, int gp_bytes, int64_t ngp,
+                        const void *rp, int rp_bytes, int64_t nrp,
+                        const void *vi, int vi_bytes, int64_t nvi,
+                        const double *xt, int64_t b, double *out, int threads);
+
+/* sHAM-gap: sHAM with entropy-coded positions (see csrc/sham_gap_code.h).
+ * Columns are cut into blocks of `group` (>= 1) consecutive columns; block
+ * j covers columns j*group .. min(m, (j+1)*group) - 1 and its codewords start
+ * at bit blk_bits[j] (nblk_bits = ceil(m / group) + 1 entries; the last is
+ * the end of the stream).  In a block, read column-major, every nonzero is a
+ * gap codeword (zeros since the previous nonzero of the block; gap symbol
+ * s < lit is the gap s, s == lit ends the block, s = lit + 1 + j is a gap
+ * lit - 1 + v with v in [2^j, 2^(j+1)) whose j low bits follow raw) and then
+ * its value codeword.  gap_syms[ngap]: gap symbol of each canonical index of
+ * the gap code (gap_len_count[0..gap_maxlen]); values[nsym]: the nonzero
+ * values in canonical order of the value code (len_count[0..maxlen]).
+ * Rows past the block's columns, or a block not ending exactly at its
+ * offset, are reported as corrupt.  Cost O(q + m) decoded codewords. */
+int cnn_sham_gap_matmat_f32(int64_t n, int64_t m, int64_t group,
+                            const void *words, int64_t nwords, int wordbits,
+                            const int64_t *blk_bits, int64_t nblk_bits,
+                            const uint32_t *gap_len_count, int gap_maxlen,
+                            const uint32_t *gap_syms, int64_t ngap, int64_t lit,
+                            const uint32_t *len_count, int maxlen,
+                            const float *values, int64_t nsym,
+                            const float *xt, int64_t b, float *out, int threads);
+int cnn_sham_gap_matmat_f64(int64_t n, int64_t m, int64_t group,
+                            const void *words, int64_t nwords, int wordbits,
+                            const int64_t *blk_bits, int64_t nblk_bits,
+                            const uint32_t *gap_len_count, int gap_maxlen,
+                            const uint32_t *gap_syms, int64_t ngap, int64_t lit,
+                            const uint32_t *len_count, int maxlen,
+                            const double *values, int64_t nsym,
+                            const double *xt, int64_t b, double *out, int threads);
+/* Decode the same stream: the q nonzeros' column-major positions
+ * pos_out[q] (col * n + row) and value canonical indices sym_out[q], in
+ * stream order.  A stream holding more or fewer than q nonzeros is corrupt. */
+int cnn_sham_gap_decode(int64_t n, int64_t m, int64_t group,
+                        const void *words, int64_t nwords, int wordbits,
+                        const int64_t *blk_bits, int64_t nblk_bits,
+                        const uint32_t *gap_len_count, int gap_maxlen,
+                        const uint32_t *gap_syms, int64_t ngap, int64_t lit,
+                        const uint32_t *len_count, int maxlen, int64_t nsym,
+                        int64_t q, int64_t *pos_out, uint32_t *sym_out);
 
 /* CDEF END */
 

@@ -173,3 +173,33 @@ int cnn_huff_decode(const void *words, int64_t nwords, int wordbits,
     *end_bit = 32 * r.next - r.cnt;
     return CNN_OK;
 }
+
+int cnn_huff_decode_segments(const void *words, int64_t nwords, int wordbits,
+                             const uint32_t *len_count, int maxlen, int64_t nsym,
+                             const int64_t *seg_bits, const int64_t *sym_first, int64_t nseg,
+                             uint32_t *sym_out, int64_t nout)
+{
+    uint32_t table[1 << CNN_TABLE_BITS];
+    cnn_huff h;
+    cnn_br r;
+    if (nseg < 0 || nout < 0) return CNN_ERR_ARG;
+    int st = cnn_br_init(&r, words, nwords, wordbits);
+    if (st) return st;
+    st = cnn_check_offsets(seg_bits, nseg + 1, 32 * r.nchunks);
+    if (st) return st;
+    st = cnn_check_offsets(sym_first, nseg + 1, nout);
+    if (st) return st;
+    if (sym_first[0] != 0 || sym_first[nseg] != nout) return CNN_ERR_CORRUPT;
+    st = cnn_huff_init(&h, len_count, maxlen, nsym, -1, table, NULL);
+    if (st) return st;
+    if (nout > 0 && nsym == 0) return CNN_ERR_CORRUPT;
+    for (int64_t i = 0; i < nseg; i++) {
+        cnn_br_seek(&r, seg_bits[i]);
+        for (int64_t p = sym_first[i]; p < sym_first[i + 1]; p++) {
+            st = cnn_huff_next(&h, &r, &sym_out[p]);
+            if (st) return st;
+        }
+        if (32 * r.next - r.cnt != seg_bits[i + 1]) return CNN_ERR_CORRUPT;
+    }
+    return CNN_OK;
+}

@@ -75,7 +75,7 @@ CNN_INLINE int SFX(sham_close)(const SFX(sham_ctx) *k, int64_t c, cnn_lane *l, i
 CNN_INLINE int SFX(sham_span)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1,
                               const int64_t B, const int ri_bytes)
 {
-    cnn_lane l0, l1, l2, l3;
+    cnn_lane l0 = {0, 0, 0}, l1 = {0, 0, 0}, l2 = {0, 0, 0}, l3 = {0, 0, 0};
     int64_t p0 = 0, p1 = 0, p2 = 0, p3 = 0, e0 = 0, e1 = 0, e2 = 0, e3 = 0;
     int64_t k0 = -1, k1 = -1, k2 = -1, k3 = -1; /* column of each lane, -1 when idle */
     REAL s0[8] = {0}, s1[8] = {0}, s2[8] = {0}, s3[8] = {0};

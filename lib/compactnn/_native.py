@@ -128,6 +128,30 @@ def huff_decode(words: np.ndarray, len_count: np.ndarray, nsym: int, start: int,
     return out, int(end[0])
 
 
+def huff_decode_segments(words: np.ndarray, len_count: np.ndarray, nsym: int,
+                         seg_bits: np.ndarray, sym_first: np.ndarray) -> np.ndarray:
+    """Decode consecutive segments, each checked to end exactly at the next offset.
+
+    Segment ``i`` holds symbols ``sym_first[i]:sym_first[i+1]`` coded in bits
+    ``seg_bits[i]:seg_bits[i+1]``; returns all canonical indices.
+    """
+    wb = _words_bits(words)
+    len_count = np.ascontiguousarray(len_count, dtype=np.uint32)
+    seg_bits = np.ascontiguousarray(seg_bits, dtype=np.int64)
+    sym_first = np.ascontiguousarray(sym_first, dtype=np.int64)
+    if seg_bits.size != sym_first.size or seg_bits.size < 1:
+        raise ValueError("seg_bits and sym_first must both have nseg + 1 entries")
+    nout = int(sym_first[-1])
+    if nout < 0:
+        raise FormatError("negative symbol count")
+    out = np.empty(nout, dtype=np.uint32)
+    st = lib.cnn_huff_decode_segments(_vptr(words), words.size, wb, _ptr(len_count),
+                                      max(len_count.size - 1, 0), int(nsym), _ptr(seg_bits),
+                                      _ptr(sym_first), seg_bits.size - 1, _ptr(out), nout)
+    _check(st, "Huffman decoding")
+    return out
+
+
 def ham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
                values: np.ndarray, zero_sym: int, xt: np.ndarray, threads: int) -> np.ndarray:
     """``(X @ W)^T`` for a HAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
@@ -175,3 +199,87 @@ def im_matmat(n: int, m: int, words: np.ndarray, width: int, values: np.ndarray,
             _ptr(out), _threads(threads))
     _check(st, "IM product")
     return out
+
+
+_UINTS = (np.uint8, np.uint16, np.uint32, np.uint64)
+
+
+def _uint_array(a: np.ndarray, what: str) -> np.ndarray:
+    if not isinstance(a, np.ndarray) or a.dtype not in _UINTS or a.ndim != 1:
+        raise TypeError(f"{what} must be a 1-D uint8/16/32/64 array")
+    return a
+
+
+def _grouped_args(n: int, values: np.ndarray, ci: np.ndarray, gp: np.ndarray, rp: np.ndarray,
+                  xt: np.ndarray):
+    for a, what in ((ci, "column indices"), (gp, "group pointers"), (rp, "row pointers")):
+        _uint_array(a, what)
+    if rp.size < 1:
+        raise ValueError("row pointers must have m + 1 >= 1 entries")
+    if not isinstance(values, np.ndarray) or values.dtype not in (np.float32, np.float64):
+        raise TypeError("values must be a float32 or float64 array")
+    _check_xt(xt, n, values.dtype)
+    return (n, rp.size - 1, _ptr(values), values.size, _vptr(ci), ci.itemsize, ci.size,
+            _vptr(gp), gp.itemsize, gp.size, _vptr(rp), rp.itemsize, rp.size)
+
+
+def cer_matmat(n: int, values: np.ndarray, ci: np.ndarray, gp: np.ndarray, rp: np.ndarray,
+               xt: np.ndarray, threads: int) -> np.ndarray:
+    """``(X @ W)^T`` for a CER matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
+    args = _grouped_args(n, values, ci, gp, rp, xt)
+    out = _out(xt, rp.size - 1)
+    fn = lib.cnn_cer_matmat_f32 if values.dtype == np.float32 else lib.cnn_cer_matmat_f64
+    st = fn(*args, _ptr(xt), xt.shape[1], _ptr(out), _threads(threads))
+    _check(st, "CER product")
+    return out
+
+
+def cser_matmat(n: int, values: np.ndarray, ci: np.ndarray, gp: np.ndarray, rp: np.ndarray,
+                vi: np.ndarray, xt: np.ndarray, threads: int) -> np.ndarray:
+    """``(X @ W)^T`` for a CSER matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
+    args = _grouped_args(n, values, ci, gp, rp, xt)
+    _uint_array(vi, "value indices")
+    out = _out(xt, rp.size - 1)
+    fn = lib.cnn_cser_matmat_f32 if values.dtype == np.float32 else lib.cnn_cser_matmat_f64
+    st = fn(*args, _vptr(vi), vi.itemsize, vi.size, _ptr(xt), xt.shape[1], _ptr(out),
+            _threads(threads))
+    _check(st, "CSER product")
+    return out
+
+
+def _gap_code_args(gap_len_count: np.ndarray, gap_syms: np.ndarray, lit: int):
+    return (_ptr(gap_len_count, np.uint32), max(gap_len_count.size - 1, 0),
+            _ptr(gap_syms, np.uint32), gap_syms.size, int(lit))
+
+
+def sham_gap_matmat(n: int, m: int, group: int, words: np.ndarray, blk_bits: np.ndarray,
+                    gap_len_count: np.ndarray, gap_syms: np.ndarray, lit: int,
+                    len_count: np.ndarray, values: np.ndarray, xt: np.ndarray,
+                    threads: int) -> np.ndarray:
+    """``(X @ W)^T`` for an sHAM-gap matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
+    _check_xt(xt, n, values.dtype)
+    out = _out(xt, m)
+    fn = lib.cnn_sham_gap_matmat_f32 if values.dtype == np.float32 else lib.cnn_sham_gap_matmat_f64
+    st = fn(n, m, int(group), _vptr(words), words.size, _words_bits(words),
+            _ptr(blk_bits, np.int64), blk_bits.size, *_gap_code_args(gap_len_count, gap_syms, lit),
+            _ptr(len_count, np.uint32), max(len_count.size - 1, 0), _ptr(values), values.size,
+            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads))
+    _check(st, "sHAM-gap product")
+    return out
+
+
+def sham_gap_decode(n: int, m: int, group: int, words: np.ndarray, blk_bits: np.ndarray,
+                    gap_len_count: np.ndarray, gap_syms: np.ndarray, lit: int,
+                    len_count: np.ndarray, nsym: int, q: int):
+    """Positions (``col * n + row``, int64) and value canonical indices of the q nonzeros."""
+    if q < 0:
+        raise ValueError("q must be >= 0")
+    pos = np.empty(q, dtype=np.int64)
+    sym = np.empty(q, dtype=np.uint32)
+    st = lib.cnn_sham_gap_decode(n, m, int(group), _vptr(words), words.size, _words_bits(words),
+                                 _ptr(blk_bits, np.int64), blk_bits.size,
+                                 *_gap_code_args(gap_len_count, gap_syms, lit),
+                                 _ptr(len_count, np.uint32), max(len_count.size - 1, 0), int(nsym),
+                                 int(q), _ptr(pos), _ptr(sym))
+    _check(st, "sHAM-gap decoding")
+    return pos, sym

@@ -58,6 +58,8 @@ def code_lengths(counts: np.ndarray, max_len: int = MAX_CODE_LEN) -> np.ndarray:
         raise ValueError("every symbol count must be >= 1")
     if k == 1:
         return np.ones(1, dtype=np.uint8)
+    if k > (1 << max_len):
+        raise ValueError(f"{k} symbols cannot be coded with codewords of at most {max_len} bits")
     if np.all(counts == counts[0]):
         return _equal_lengths(k)
     work = counts.copy()

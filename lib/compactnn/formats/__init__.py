@@ -10,6 +10,8 @@ from .scipy_formats import COO, CSC, CSR
 from .im import IM
 from .ham import HAM
 from .sham import SHAM
+from .sham_gap import SHAMGap
+from .cer import CER, CSER
 
 load = MatrixFormat.load
 

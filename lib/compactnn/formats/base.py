@@ -194,7 +194,7 @@ class MatrixFormat(abc.ABC):
         if X.shape[-1] != n:
             raise ValueError(f"shape mismatch in X @ W: X has {X.shape[-1]} columns, W has {n} rows "
                              f"(W is {n}x{m})")
-        X2 = np.ascontiguousarray(X.reshape(-1, n), dtype=self.dtype)
+        X2 = np.ascontiguousarray(X.reshape(X.shape[0] if X.ndim == 2 else 1, n), dtype=self.dtype)
         if X2.shape[0] == 0 or m == 0:
             out = np.zeros((X2.shape[0], m), dtype=self.dtype)
         else:

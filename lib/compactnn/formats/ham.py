@@ -22,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _native
-from ..errors import FormatError
 from . import _coding
 from .base import MatrixFormat, expect_array, register, require
 
@@ -63,9 +62,8 @@ class HAM(MatrixFormat):
 
     def to_dense(self):
         n, m = self.shape
-        sym, end = _native.huff_decode(self.words, self.len_count, self.k, 0, n * m)
-        if end != int(self._col_bits64[-1]):
-            raise FormatError("HAM stream length does not match the column offsets")
+        sym = _native.huff_decode_segments(self.words, self.len_count, self.k, self._col_bits64,
+                                           np.arange(m + 1, dtype=np.int64) * n)
         return np.ascontiguousarray(self.values[sym].reshape(m, n).T)
 
     def _arrays(self):
@@ -97,7 +95,9 @@ class HAM(MatrixFormat):
         _coding.check_code(len_count, values.size)
         require(values.size >= 1, "HAM matrix without symbols")
         require(meta.get("wordbits") == _coding.wordbits_of(words), "word size mismatch")
-        _coding.check_offsets(col_bits, m, words.size * _coding.wordbits_of(words), "col_bits")
+        off = _coding.check_offsets(col_bits, m, words.size * _coding.wordbits_of(words), "col_bits")
+        # every codeword has at least one bit: a column shorter than n bits cannot hold n entries
+        require(m == 0 or int(np.diff(off).min()) >= n, "a column's bit length cannot hold n entries")
         nnz = meta.get("nnz")
         require(isinstance(nnz, int) and 0 <= nnz <= n * m, "bad nnz in header")
         return cls(shape, dtype, values, len_count, words, col_bits, meta)

@@ -50,6 +50,14 @@ class _Compressed(_ScipySparse):
         indices = expect_array(arrays, "indices", (np.int32, np.int64))
         indptr = expect_array(arrays, "indptr", (np.int32, np.int64))
         require(np.isfinite(data).all(), "stored values contain NaN/Inf")
+        n_ptr = (shape[0] if cls.format == "csr" else shape[1]) + 1
+        n_idx = shape[1] if cls.format == "csr" else shape[0]
+        require(indptr.size == n_ptr, f"indptr has {indptr.size} entries, expected {n_ptr}")
+        require(data.size == indices.size, "data and indices lengths differ")
+        require(int(indptr[0]) == 0 and int(indptr[-1]) == indices.size, "indptr does not span the indices")
+        require(bool(np.all(np.diff(indptr) >= 0)), "indptr is not non-decreasing")
+        require(indices.size == 0 or (int(indices.min()) >= 0 and int(indices.max()) < n_idx),
+                "index out of range")
         mat = cls._scipy_cls((data, indices, indptr), shape=shape)
         try:
             mat.check_format(full_check=True)

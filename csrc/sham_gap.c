@@ -1,0 +1,153 @@
+/* sham_gap.c: sHAM with entropy-coded positions (see sham_gap_code.h for the
+ * stream layout): code tables, the reference decoder and the products. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sham_gap_code.h"
+
+/* Fast entries for one gap item (a gap's whole bit pattern `prefix`, `lg`
+ * bits): the gap alone over its 2^(TB - lg) entries, then each value
+ * codeword that fits after it over its own sub-range. */
+static void cnn_gap_fill_item(uint32_t *fast, const cnn_huff *V, uint64_t prefix, int lg,
+                              uint64_t gap)
+{
+    const int TB = CNN_GAP_TB;
+    uint64_t lo = prefix << (TB - lg), hi = (prefix + 1) << (TB - lg);
+    uint32_t e = (uint32_t)lg | (uint32_t)(gap << 6);
+    for (uint64_t i = lo; i < hi; i++) fast[i] = e;
+    for (int lv = 1; !CNN_GAP_BRANCHLESS && lv <= V->maxlen && lg + lv <= TB; lv++) {
+        for (uint64_t dv = 0; dv < V->count[lv]; dv++) {
+            uint64_t vs = V->offset[lv] + dv;
+            if (vs > CNN_GAP_VALMAX) break;
+            int tot = lg + lv;
+            uint64_t vlo = ((prefix << lv) | (V->first[lv] + dv)) << (TB - tot);
+            uint32_t ev = (uint32_t)tot | CNN_GAP_E_V | (uint32_t)(gap << 6) | (uint32_t)(vs << 19);
+            for (uint64_t i = vlo; i < vlo + ((uint64_t)1 << (TB - tot)); i++) fast[i] = ev;
+        }
+    }
+}
+
+int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
+                  const uint32_t *gap_syms, int64_t ngap, int64_t lit,
+                  const uint32_t *len_count, int maxlen, int64_t nsym,
+                  uint32_t *gtab, uint32_t *vtab, uint32_t *fast)
+{
+    if (lit < 0 || lit > ((int64_t)1 << 31)) return CNN_ERR_ARG;
+    int st = cnn_huff_init(&g->gap, gap_len_count, gap_maxlen, ngap, -1, gtab, NULL);
+    if (st) return st;
+    st = cnn_huff_init(&g->val, len_count, maxlen, nsym, -1, vtab, NULL);
+    if (st) return st;
+    for (int64_t i = 0; i < ngap; i++)
+        if ((int64_t)gap_syms[i] > lit + 1 + CNN_GAP_MAX_EXTRA) return CNN_ERR_CODE;
+    g->gap_syms = gap_syms;
+    g->lit = lit;
+    g->fast = fast;
+
+    /* Every gap whose codeword (with its extra bits) fits in the window gets
+     * fast entries; their ranges are disjoint, so the work is O(2^TB) plus a
+     * pass over the gap codewords.  Without values nothing is fast (a gap
+     * then is corruption, which the slow path reports). */
+    const int TB = CNN_GAP_TB;
+    memset(fast, 0, sizeof(uint32_t) << TB);
+    if (nsym == 0) return CNN_OK;
+    const cnn_huff *G = &g->gap;
+    for (int lc = 1; lc <= G->maxlen && lc <= TB; lc++) {
+        for (uint64_t d = 0; d < G->count[lc]; d++) {
+            int64_t s = gap_syms[G->offset[lc] + d];
+            uint64_t code = G->first[lc] + d;
+            if (s < lit) {
+                if (s <= (int64_t)CNN_GAP_GAPMAX) cnn_gap_fill_item(fast, &g->val, code, lc, (uint64_t)s);
+            } else if (s > lit) {
+                int j = (int)(s - lit - 1);
+                if (lc + j > TB) continue;
+                for (uint64_t x = 0; x < ((uint64_t)1 << j); x++) {
+                    uint64_t gap = (uint64_t)lit - 1 + ((uint64_t)1 << j) + x;
+                    if (gap > CNN_GAP_GAPMAX) break;
+                    cnn_gap_fill_item(fast, &g->val, (code << j) | x, lc + j, gap);
+                }
+            }
+        }
+    }
+    return CNN_OK;
+}
+
+/* Checks shared by the decoder and the products; sets up the stream and codes. */
+static int cnn_gap_setup(int64_t n, int64_t m, int64_t group,
+                         const void *words, int64_t nwords, int wordbits,
+                         const int64_t *blk_bits, int64_t nblk_bits,
+                         const uint32_t *gap_len_count, int gap_maxlen,
+                         const uint32_t *gap_syms, int64_t ngap, int64_t lit,
+                         const uint32_t *len_count, int maxlen, int64_t nsym,
+                         cnn_bits *bits, cnn_gapc *g, uint32_t *gtab, uint32_t *vtab,
+                         uint32_t **fast)
+{
+    *fast = NULL;
+    if (n < 0 || m < 0 || group < 1) return CNN_ERR_ARG;
+    int64_t nblk = m == 0 ? 0 : (m - 1) / group + 1;
+    if (nblk_bits != nblk + 1) return CNN_ERR_ARG;
+    int st = cnn_bits_init(bits, words, nwords, wordbits);
+    if (st) return st;
+    st = cnn_check_offsets(blk_bits, nblk_bits, 32 * bits->nchunks);
+    if (st) return st;
+    *fast = (uint32_t *)malloc(sizeof(uint32_t) << CNN_GAP_TB);
+    if (*fast == NULL) return CNN_ERR_NOMEM;
+    return cnn_gapc_init(g, gap_len_count, gap_maxlen, gap_syms, ngap, lit,
+                         len_count, maxlen, nsym, gtab, vtab, *fast);
+}
+
+int cnn_sham_gap_decode(int64_t n, int64_t m, int64_t group,
+                        const void *words, int64_t nwords, int wordbits,
+                        const int64_t *blk_bits, int64_t nblk_bits,
+                        const uint32_t *gap_len_count, int gap_maxlen,
+                        const uint32_t *gap_syms, int64_t ngap, int64_t lit,
+                        const uint32_t *len_count, int maxlen, int64_t nsym,
+                        int64_t q, int64_t *pos_out, uint32_t *sym_out)
+{
+    uint32_t gtab[1 << CNN_TABLE_BITS], vtab[1 << CNN_TABLE_BITS];
+    uint32_t *fast;
+    cnn_bits bits;
+    cnn_gapc g;
+    if (q < 0) return CNN_ERR_ARG;
+    int st = cnn_gap_setup(n, m, group, words, nwords, wordbits, blk_bits, nblk_bits,
+                           gap_len_count, gap_maxlen, gap_syms, ngap, lit,
+                           len_count, maxlen, nsym, &bits, &g, gtab, vtab, &fast);
+    int64_t nblk = nblk_bits - 1, done = 0;
+    const int64_t end = 32 * bits.nchunks, safe = end - 32;
+    for (int64_t blk = 0; st == CNN_OK && blk < nblk; blk++) {
+        int64_t pos = blk_bits[blk];
+        const int64_t c0 = blk * group;
+        const int64_t npos = (m - c0 < group ? m - c0 : group) * n; /* positions in the block */
+        int64_t p = -1;
+        for (;;) {
+            const cnn_gap_res r = cnn_gap_next(&g, &bits, pos, safe, end);
+            if ((st = r.st)) break;
+            pos = r.pos;
+            if (r.gap < 0) {
+                if (pos != blk_bits[blk + 1]) st = CNN_ERR_CORRUPT;
+                break;
+            }
+            p += r.gap + 1;
+            if (p >= npos || done >= q) {
+                st = CNN_ERR_CORRUPT;
+                break;
+            }
+            pos_out[done] = c0 * n + p;
+            sym_out[done++] = r.vs;
+        }
+    }
+    if (st == CNN_OK && done != q) st = CNN_ERR_CORRUPT;
+    free(fast);
+    return st;
+}
+
+#define REAL float
+#define SFX(name) name##_f32
+#include "sham_gap_impl.h"
+#undef REAL
+#undef SFX
+
+#define REAL double
+#define SFX(name) name##_f64
+#include "sham_gap_impl.h"
+#undef REAL
+#undef SFX

@@ -1,0 +1,161 @@
+/* sham_gap_code.h: decoding of the sHAM-gap stream (shared by sham_gap.c's
+ * product and decoder; not part of the public API).
+ *
+ * Layout of one block of `group` consecutive columns, read column-major as
+ * one sequence of positions p = (col - first col) * n + row:
+ *
+ *     for each nonzero:  gap codeword [extra bits]  value codeword
+ *     then:              END codeword
+ *
+ * where the gap is p - (previous p) - 1 (the previous p is -1 at the block
+ * start), so runs of zeros cross column boundaries for free and no column
+ * pointers are stored.  Gap symbols (the gap code's alphabet):
+ *
+ *     s <  lit            a literal gap s
+ *     s == lit            END of the block
+ *     s == lit + 1 + j    a long gap lit - 1 + v, v in [2^j, 2^(j+1)), whose
+ *                         j low bits follow the codeword raw (j <= 31)
+ *
+ * Fast path: one lookup in a table indexed by the next CNN_GAP_TB bits.  An
+ * entry decodes a whole gap (literal, or class codeword plus its extra bits)
+ * when it fits in the window, and the value codeword after it too when that
+ * also fits; otherwise the value is looked up in the value code's own table.
+ * Everything else (END, longer codewords) takes cnn_gap_slow.
+ *
+ * Reading: each lane keeps only its bit position and peeks 64 bits at it
+ * (two 32-bit chunks), so a step has no buffer state and no refill branch.
+ * The fast path does not compare codewords with the end of the stream: past
+ * it the peek reads zero bits, and the block's END must land exactly on its
+ * end offset.  Rows and value indices stay in range regardless (they come
+ * from the tables and the row checks, and every nonzero advances the
+ * position in the block), so a corrupt stream can only end in
+ * CNN_ERR_CORRUPT.
+ */
+#ifndef CNN_SHAM_GAP_CODE_H
+#define CNN_SHAM_GAP_CODE_H
+
+#include "internal.h"
+
+#define CNN_GAP_TB 12
+#ifndef CNN_GAP_BRANCHLESS
+#define CNN_GAP_BRANCHLESS 1
+#endif
+#define CNN_GAP_MAX_EXTRA 31
+/* Fast entry (uint32): bits 0-4 bits consumed (0: slow path), bit 5 set
+ * when the value is decoded too, bits 6-18 the gap, bits 19-31 the value's
+ * canonical index. */
+#define CNN_GAP_E_V 32u
+#define CNN_GAP_E_GAP(e) ((int64_t)(((e) >> 6) & 8191u))
+#define CNN_GAP_GAPMAX 8191u
+#define CNN_GAP_VALMAX 8191u
+
+#if defined(__GNUC__)
+#define CNN_GAP_NOINLINE static __attribute__((noinline))
+#else
+#define CNN_GAP_NOINLINE static
+#endif
+
+typedef struct {
+    cnn_huff gap, val;
+    const uint32_t *gap_syms; /* gap symbol of each canonical index of the gap code */
+    int64_t lit;
+    const uint32_t *fast;     /* 1 << CNN_GAP_TB entries */
+} cnn_gapc;
+
+/* Validate both codes and build the tables; gtab and vtab are caller storage
+ * of 1 << CNN_TABLE_BITS entries, fast of 1 << CNN_GAP_TB. */
+int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
+                  const uint32_t *gap_syms, int64_t ngap, int64_t lit,
+                  const uint32_t *len_count, int maxlen, int64_t nsym,
+                  uint32_t *gtab, uint32_t *vtab, uint32_t *fast);
+
+/* The 64 bits from stream position p on, MSB-aligned (at least 33 of them
+ * stream bits).  Below `safe` = 32 * (nchunks - 1) both chunks exist, so the
+ * common case needs no clamping; past it, cnn_bits_peek reads zeros. */
+CNN_INLINE uint64_t cnn_gap_peek(const cnn_bits *s, int64_t p, int64_t safe)
+{
+    if (CNN_LIKELY(p < safe)) {
+        const int64_t j = p >> 5;
+        const uint64_t hi = s->w[j ^ s->swap], lo = s->w[(j + 1) ^ s->swap];
+        return ((hi << 32) | lo) << (p & 31);
+    }
+    return cnn_bits_peek(s, p);
+}
+
+/* Result of decoding one nonzero: the new bit position, the gap (-1 for
+ * END), the value's canonical index and a status.  Returned by value so that
+ * the callers' positions never have their address taken (they stay in
+ * registers on the fast path). */
+typedef struct {
+    int64_t pos, gap;
+    uint32_t vs;
+    int st;
+} cnn_gap_res;
+
+/* A whole nonzero (or END) from position p, one codeword at a time, each
+ * checked against the end of the stream `end`. */
+CNN_GAP_NOINLINE cnn_gap_res cnn_gap_slow(const cnn_gapc *g, const cnn_bits *s, int64_t p,
+                                          int64_t end)
+{
+    cnn_gap_res r = {p, 0, 0, CNN_ERR_CORRUPT};
+    uint32_t idx;
+    if (CNN_UNLIKELY(g->gap.nsym == 0)) return r;
+    if ((r.st = cnn_huff_at(&g->gap, s, &r.pos, end, &idx))) return r;
+    int64_t sym = g->gap_syms[idx];
+    if (sym >= g->lit) {
+        if (sym == g->lit) {
+            r.gap = -1;
+            return r;
+        }
+        const int j = (int)(sym - g->lit - 1); /* <= CNN_GAP_MAX_EXTRA, checked at init */
+        if (CNN_UNLIKELY(j > end - r.pos)) {
+            r.st = CNN_ERR_CORRUPT;
+            return r;
+        }
+        const int64_t extra = j ? (int64_t)(cnn_bits_peek(s, r.pos) >> (64 - j)) : 0;
+        r.pos += j;
+        sym = g->lit - 1 + (((int64_t)1 << j) | extra);
+    }
+    r.gap = sym;
+    r.st = g->val.nsym == 0 ? CNN_ERR_CORRUPT : cnn_huff_at(&g->val, s, &r.pos, end, &r.vs);
+    return r;
+}
+
+/* The value codeword alone, when the fast entry held only the gap and the
+ * value's codeword is longer than its table. */
+CNN_GAP_NOINLINE cnn_gap_res cnn_gap_slow_value(const cnn_gapc *g, const cnn_bits *s,
+                                                int64_t p, int64_t end, int64_t gap)
+{
+    cnn_gap_res r = {p, gap, 0, CNN_OK};
+    r.st = cnn_huff_at(&g->val, s, &r.pos, end, &r.vs);
+    return r;
+}
+
+/* Next nonzero of a block from position p (see cnn_gap_res).  `safe` as in
+ * cnn_gap_peek; `end` = 32 * nchunks. */
+CNN_INLINE cnn_gap_res cnn_gap_next(const cnn_gapc *g, const cnn_bits *s, int64_t p,
+                                    int64_t safe, int64_t end)
+{
+    uint64_t v = cnn_gap_peek(s, p, safe);
+    const uint32_t e = g->fast[v >> (64 - CNN_GAP_TB)];
+    if (CNN_UNLIKELY(e == 0)) return cnn_gap_slow(g, s, p, end);
+    const int lg = (int)(e & 31u);
+    cnn_gap_res r = {p + lg, CNN_GAP_E_GAP(e), e >> 19, CNN_OK};
+#if CNN_GAP_BRANCHLESS
+    const uint32_t ve = g->val.table[(v << lg) >> (64 - g->val.tb)];
+    if (CNN_UNLIKELY(ve == 0)) return cnn_gap_slow_value(g, s, r.pos, end, r.gap);
+    r.pos += CNN_E_BITS(ve);
+    r.vs = CNN_E_SYM(ve);
+    return r;
+#else
+    if (e & CNN_GAP_E_V) return r;
+    v <<= lg;
+    const uint32_t ve = g->val.table[v >> (64 - g->val.tb)];
+    if (CNN_UNLIKELY(ve == 0)) return cnn_gap_slow_value(g, s, r.pos, end, r.gap);
+    r.pos += CNN_E_BITS(ve);
+    r.vs = CNN_E_SYM(ve);
+    return r;
+#endif
+}
+
+#endif
