@@ -92,5 +92,10 @@ def zero_symbol(values: np.ndarray) -> int:
     return int(hit[0]) if hit.size else -1
 
 
+def zero_count(values: np.ndarray, counts: np.ndarray) -> int:
+    """Occurrences of zero, +0.0 and -0.0 alike (both are zero entries for ``nnz``)."""
+    return int(counts[values == 0].sum())
+
+
 def wordbits_of(words: np.ndarray) -> int:
     return 32 if words.dtype == np.uint32 else 64

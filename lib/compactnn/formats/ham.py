@@ -46,8 +46,7 @@ class HAM(MatrixFormat):
         n, m = W.shape
         stream = _coding.encode_segments(np.ascontiguousarray(W.T).reshape(-1),
                                          np.full(m, n, dtype=np.int64), wordbits)
-        zs = _coding.zero_symbol(stream.values)
-        nnz = n * m - (int(stream.counts[zs]) if zs >= 0 else 0)
+        nnz = n * m - _coding.zero_count(stream.values, stream.counts)
         return cls(W.shape, W.dtype, stream.values, stream.len_count, stream.words,
                    _coding.narrow_offsets(stream.seg_bits), {"nnz": nnz, "wordbits": wordbits})
 

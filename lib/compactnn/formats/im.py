@@ -35,8 +35,7 @@ class IM(MatrixFormat):
         codes = np.arange(k, dtype=np.uint32)
         lens = np.full(k, width, dtype=np.uint8)
         words = _native.bits_encode(inverse.astype(np.uint32), codes, lens, n * m * width, wordbits)
-        zs = _coding.zero_symbol(values)
-        nnz = n * m - (int(counts[zs]) if zs >= 0 else 0)
+        nnz = n * m - _coding.zero_count(values, counts)
         return cls(W.shape, W.dtype, np.ascontiguousarray(values), words,
                    {"nnz": nnz, "width": width, "wordbits": wordbits})
 

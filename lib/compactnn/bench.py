@@ -1,0 +1,238 @@
+"""``make bench``: space and product time of every registered format, against the targets.
+
+Run as ``python -m compactnn.bench [--quick]`` or ``python -m compactnn bench``.
+For synthetic matrices (:func:`compactnn.synthetic.synthetic_matrix`) of shape
+512 x 4096 and 4096 x 4096, densities 1, 0.5, 0.3, 0.1, 0.01 and k in {2, 32,
+256} levels, every registered format is built and measured
+(:mod:`compactnn.report.format_study`): bytes, ``psi``, bits per entry and per
+nonzero against the order-0 entropy, and the median time of ``X @ W`` for batch
+1 and 8 with 1 and 2 threads, next to NumPy dense (1 BLAS thread and default
+threads) and SciPy CSR measured in the same process.
+
+Writes ``results/bench/formats.csv`` (one row per matrix, format, batch and
+thread count) and ``results/bench/summary.md`` (machine, BLAS kernel, whether
+each target is met, compact tables), both atomically.  ``--quick`` measures
+512 x 4096 only with 5 samples per median instead of 7 (a minute or two on 2 cores); the 2-thread
+target needs 4096 x 4096 and is then reported as not measured.
+
+This is a benchmark, not a test: a missed target is reported, and only fails
+the command with ``--strict``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+log = logging.getLogger(__name__)
+
+FULL = {"shapes": [(512, 4096), (4096, 4096)], "densities": (1.0, 0.5, 0.3, 0.1, 0.01),
+        "ks": (2, 32, 256), "batches": (1, 8), "threads": (1, 2), "repeat": 7}
+QUICK = FULL | {"shapes": [(512, 4096)], "repeat": 5}
+
+#: Targets and checks reported in summary.md, by key.
+TARGETS = {
+    "sham_vs_csr": "sHAM time <= 1.0x SciPy CSR at every density <= 0.3 (stretch 0.7x)",
+    "ham_vs_dense": "HAM time <= 3x NumPy dense, 1 BLAS thread, at every density (stretch 1.5x)",
+    "threads": "2 threads >= 1.6x faster than 1 thread on 4096x4096 (every threaded kernel)",
+    "ham_entropy": "HAM payload within 1 bit per entry of the order-0 entropy H0(all entries)",
+    "psi_sum": "every format's psi equals the sum of its arrays",
+    "bounds": "HAM and sHAM psi under their bounds (compactnn.bounds, with measured entropy)",
+    "products": "every product agrees with NumPy float64 (max error <= 1e-4 of max |XW|)",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="512x4096 only, 5 samples per median (a minute or two)")
+    parser.add_argument("--out", default="results/bench", help="output directory (default: %(default)s)")
+    parser.add_argument("--formats", nargs="+", metavar="NAME",
+                        help="formats to measure (default: every registered format)")
+    parser.add_argument("--repeat", type=int, help="samples per median (default: 7, quick 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of matrices and inputs")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 if a target is missed")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import timing
+    from .report import format_study as fs
+    from .report.tables import write_csv, write_text_atomic
+
+    grid = dict(QUICK if args.quick else FULL)
+    if args.repeat:
+        grid["repeat"] = args.repeat
+    started = time.time()
+    env_before = timing.machine_info()
+    space, times = fs.run_grid(grid["shapes"], grid["densities"], grid["ks"], args.formats,
+                               space=True, time_products=True, batches=grid["batches"],
+                               threads=grid["threads"], repeat=grid["repeat"], seed=args.seed,
+                               references={}, progress=not args.no_progress)
+    keys = ["n", "m", "density", "k", "format"]
+    df = times.merge(space, on=keys, how="outer")
+    elapsed = time.time() - started
+    out = args.out
+    write_csv(df, f"{out}/formats.csv")
+    results = evaluate_targets(df)
+    text = summary_markdown(df, results, grid, quick=args.quick, seconds=elapsed, env=env_before,
+                            blas=timing.blas_info(), load_after=timing.machine_info()["load_average"])
+    write_text_atomic(f"{out}/summary.md", text)
+    log.info("wrote %s/formats.csv and %s/summary.md (%.0f s)", out, out, elapsed)
+    for r in results:
+        log.info("%-4s %s: %s", "ok" if r["met"] else ("n/a" if r["met"] is None else "MISS"),
+                 r["target"], r["value"])
+    missed = [r for r in results if r["met"] is False]
+    return 1 if args.strict and missed else 0
+
+
+# ---- targets -------------------------------------------------------------------------
+def _cell(row) -> str:
+    return f"{int(row['n'])}x{int(row['m'])} s={row['density']:g} k={int(row['k'])}"
+
+
+def evaluate_targets(df) -> list[dict]:
+    """Each target of :data:`TARGETS`: measured value, met (True/False/None), stretch, detail."""
+    from .report.format_study import uses_threads
+    ok = df[df["time_s"].notna()] if "time_s" in df else df.iloc[0:0]
+    b8 = ok[(ok["batch"] == 8) & (ok["threads"] == 1)]
+    res = []
+
+    def add(key, value, met, stretch=None, detail=""):
+        res.append({"key": key, "target": TARGETS[key], "value": value, "met": met,
+                    "stretch": stretch, "detail": detail})
+
+    def ratio_target(key, fmt, column, limit, stretch, where):
+        sel = b8[(b8["format"] == fmt) & where(b8)]
+        if sel.empty:
+            return add(key, "not measured", None)
+        worst = sel.loc[sel[column].idxmax()]
+        over = sel[sel[column] > limit]
+        detail = f"worst {worst[column]:.2f}x at {_cell(worst)}"
+        if len(over):
+            detail += f"; {len(over)}/{len(sel)} cells over {limit:g}x: " + ", ".join(
+                f"{_cell(r)} ({r[column]:.2f}x)" for _, r in over.iterrows())
+        add(key, f"max {worst[column]:.2f}x", bool(worst[column] <= limit),
+            bool(worst[column] <= stretch), detail)
+
+    ratio_target("sham_vs_csr", "sham", "ratio_csr", 1.0, 0.7, lambda d: d["density"] <= 0.3)
+    ratio_target("ham_vs_dense", "ham", "ratio_numpy_1", 3.0, 1.5, lambda d: d["density"] > -1)
+
+    big = ok[(ok["n"] == 4096) & (ok["m"] == 4096) & (ok["batch"] == 8)
+             & ok["format"].map(uses_threads)]
+    t1 = big[big["threads"] == 1].set_index(["density", "k", "format"])["time_s"]
+    t2 = big[big["threads"] == 2].set_index(["density", "k", "format"])["time_s"]
+    if t1.empty or t2.empty:
+        add("threads", "not measured (needs 4096x4096: make bench-full)", None)
+    else:
+        speed = (t1 / t2).dropna()
+        per_fmt = speed.groupby(level="format").agg(["min", "median"])
+        low = speed[speed < 1.6]
+        detail = "per format min/median: " + ", ".join(
+            f"{f} {r['min']:.2f}/{r['median']:.2f}" for f, r in per_fmt.iterrows())
+        if len(low):
+            detail += f"; {len(low)}/{len(speed)} cells under 1.6x"
+        add("threads", f"min {speed.min():.2f}x", bool(speed.min() >= 1.6), None, detail)
+
+    space = df.drop_duplicates(["n", "m", "density", "k", "format"])
+    ham = space[space["format"] == "ham"]
+    if ham.empty:
+        add("ham_entropy", "not measured", None)
+    else:
+        gap = ham["payload_bits_per_entry"] - ham["H_all"]
+        worst = ham.loc[gap.idxmax()]
+        add("ham_entropy", f"max {gap.max():.3f} bit/entry", bool(gap.max() < 1.0), None,
+            f"worst at {_cell(worst)}: {worst['payload_bits_per_entry']:.3f} vs H0 {worst['H_all']:.3f}")
+    fmt_rows = space[space["psi"].notna() & (space["kind"] == "format")]
+    bad = fmt_rows[~fmt_rows["psi_is_array_sum"].astype(bool)]
+    add("psi_sum", f"{len(fmt_rows) - len(bad)}/{len(fmt_rows)} consistent", bad.empty, None,
+        ", ".join(f"{r['format']} at {_cell(r)}" for _, r in bad.iterrows()))
+    checks = (("ham", "psi_ham_bound_H"), ("sham", "psi_sham_bound_H"))
+    rows = [(r, col) for f, col in checks for _, r in space[space["format"] == f].iterrows()]
+    over = [(r, col) for r, col in rows if not r["psi"] <= r[col]]
+    add("bounds", f"{len(rows) - len(over)}/{len(rows)} under", not over if rows else None, None,
+        ", ".join(f"{r['format']} at {_cell(r)}: {r['psi']:.4g} > {r[col]:.4g}" for r, col in over))
+    errs = ok["max_rel_err"]
+    worst = ok.loc[errs.idxmax()] if len(ok) else None
+    add("products", f"max {errs.max():.2e}" if len(ok) else "not measured",
+        bool(errs.max() <= 1e-4) if len(ok) else None, None,
+        f"{worst['format']} at {_cell(worst)}" if worst is not None else "")
+    return res
+
+
+# ---- summary -------------------------------------------------------------------------
+def _mark(v) -> str:
+    return "n/a" if v is None else ("yes" if v else "**no**")
+
+
+def summary_markdown(df, results, grid, *, quick, seconds, env, blas, load_after) -> str:
+    from .report import format_study as fs
+    from .report.tables import markdown_table
+    L = ["# Format benchmark", ""]
+    L += [f"- mode: {'quick (`--quick`)' if quick else 'full'}; {seconds:.0f} s; "
+          f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+          f"- grid: shapes {', '.join(f'{n}x{m}' for n, m in grid['shapes'])}; densities "
+          f"{', '.join(f'{d:g}' for d in grid['densities'])}; k {', '.join(map(str, grid['ks']))}; "
+          f"batch {', '.join(map(str, grid['batches']))}; threads {', '.join(map(str, grid['threads']))}; "
+          f"medians of {grid['repeat']} samples after a warm-up",
+          f"- machine: {env['processor']}, {env['cpus_usable']} usable CPUs, load average "
+          f"{_load(env['load_average'])} before, {_load(load_after)} after; Python {env['python']}, "
+          f"NumPy {env['numpy']}, SciPy {env['scipy']}; kernels {env.get('kernels')}",
+          f"- BLAS: " + "; ".join(f"{b['internal_api']} {b['version']} kernel {b['architecture']}, "
+                                  f"{b['num_threads']} threads ({b['user_api']})" for b in blas),
+          f"- environment overrides: {env['env'] or 'none'}",
+          "- time ratios compare medians measured in the same process on the same X, sampled "
+          "round-robin (a load burst slows all candidates alike); NumPy 1 thread is pinned with "
+          "threadpoolctl; BLAS threads are let idle (0.3 s) before the kernels are timed. "
+          "`spread` in formats.csv is the relative interquartile range of the samples.",
+          ""]
+    L += ["## Targets (1 thread, batch 8, medians)", "",
+          "| target | measured | met | stretch met | detail |", "|---|---|---|---|---|"]
+    for r in results:
+        L.append(f"| {r['target']} | {r['value']} | {_mark(r['met'])} | "
+                 f"{'' if r['stretch'] is None else _mark(r['stretch'])} | {r['detail']} |")
+    L.append("")
+    errors = df[df["error"].notna()] if "error" in df else df.iloc[0:0]
+    if len(errors):
+        L += ["## Formats that failed to build", ""]
+        L += [f"- {r['format']} at {_cell(r)}: {r['error']}"
+              for _, r in errors.drop_duplicates(["format", "n", "m", "density", "k"]).iterrows()]
+        L.append("")
+    timed = df[df["time_s"].notna()]
+    b8 = timed[(timed["batch"] == 8) & (timed["threads"] == 1)]
+    for col, base, title in (
+            ("ratio_numpy_1", "t_numpy_1", "Time / NumPy dense (1 BLAS thread), batch 8, 1 thread"),
+            ("ratio_csr", "t_scipy_csr", "Time / SciPy CSR, batch 8, 1 thread")):
+        drop = ["batch", "threads"] + [c for c in ("t_numpy_1", "t_numpy", "t_scipy_csr") if c != base]
+        L += [f"## {title} ({base} in seconds)", "",
+              markdown_table(fs.time_summary(b8, col).drop(columns=drop), floatfmt=".3g")]
+    if (timed["threads"] == 2).any():
+        b82 = timed[(timed["batch"] == 8) & (timed["threads"] == 2)
+                    & timed["format"].map(fs.uses_threads)]
+        L += ["## Speed-up of 2 threads over 1, batch 8", "",
+              markdown_table(fs.time_summary(b82, "speedup_vs_min_threads").drop(
+                  columns=["batch", "threads", "t_numpy_1", "t_numpy", "t_scipy_csr"]), floatfmt=".2f")]
+    space = df.drop_duplicates(["n", "m", "density", "k", "format"])
+    L += ["## psi (bytes / dense float32 bytes) with the bounds", "",
+          markdown_table(fs.space_summary(space), floatfmt=".4g"),
+          "## Bits per nonzero (whole representation) and the order-0 bound log2 C(nm,q)/q + H0", "",
+          markdown_table(fs.space_summary(space, "bits_per_nnz"), floatfmt=".3g"),
+          "## Build time (s)", "",
+          markdown_table(fs.space_summary(space, "build_s"), floatfmt=".3g")]
+    return "\n".join(L) + "\n"
+
+
+def _load(v) -> str:
+    return "n/a" if not v else "/".join(f"{x:.1f}" for x in v)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m compactnn.bench", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Writing tables and figures: atomic files, Markdown without extra packages, one plot style."""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+__all__ = ["write_text_atomic", "write_csv", "markdown_table", "write_markdown", "plot_style",
+           "save_figure"]
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_csv(df, path: str | os.PathLike) -> Path:
+    """A DataFrame as CSV (no index), written atomically."""
+    return write_text_atomic(path, df.to_csv(index=False))
+
+
+def _cell(value, floatfmt: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return format(value, floatfmt)
+    if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "f":
+        return _cell(float(value), floatfmt)
+    return str(value).replace("|", "\\|")
+
+
+def markdown_table(df, floatfmt: str = ".4g", index: bool = False) -> str:
+    """A DataFrame as a GitHub Markdown table (``tabulate`` is not a dependency)."""
+    if index:
+        df = df.reset_index()
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v, floatfmt) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(df, path: str | os.PathLike, title: str | None = None, floatfmt: str = ".4g",
+                   index: bool = False) -> Path:
+    """A DataFrame as a Markdown file (optionally under a ``# title``), written atomically."""
+    head = f"# {title}\n\n" if title else ""
+    return write_text_atomic(path, head + markdown_table(df, floatfmt, index=index))
+
+
+@contextlib.contextmanager
+def plot_style() -> Iterator[None]:
+    """The house style of every figure (small, readable in a paper column, no Type 3 fonts)."""
+    import matplotlib
+    rc = {"figure.dpi": 110, "savefig.dpi": 200, "savefig.bbox": "tight",
+          "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 7,
+          "xtick.labelsize": 8, "ytick.labelsize": 8, "lines.linewidth": 1.3,
+          "lines.markersize": 4, "axes.grid": True, "grid.alpha": 0.3,
+          "axes.spines.top": False, "axes.spines.right": False,
+          "pdf.fonttype": 42, "ps.fonttype": 42}
+    with matplotlib.rc_context(rc):
+        yield
+
+
+def save_figure(fig, out_dir: str | os.PathLike, stem: str,
+                formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Save ``fig`` as ``out_dir/stem.png`` and ``.pdf`` (each written atomically)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in formats:
+        path = out / f"{stem}.{ext}"
+        tmp = out / f".{stem}.{os.getpid()}.tmp.{ext}"
+        try:
+            fig.savefig(tmp, format=ext)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        paths.append(path)
+    return paths

@@ -1,0 +1,208 @@
+"""Timing utilities: medians of repeated runs, BLAS thread control, a quiet CPU.
+
+Two things make naive timings of our kernels next to NumPy misleading:
+
+- OpenBLAS worker threads keep spinning for a while after a BLAS call returns,
+  and steal the cores our C threads want.  :func:`quiesce` sleeps long enough
+  for them to go idle; call it between a BLAS product and a kernel timing.
+- NumPy's product uses every core by default, our kernels as many threads as
+  asked.  :func:`blas_threads` pins the BLAS pool (threadpoolctl) so that "1
+  thread" means the same for both, and :func:`blas_info` records which BLAS
+  library and which kernel (``architecture``, OpenBLAS's core type) ran.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+__all__ = ["Timing", "time_call", "time_interleaved", "quiesce", "blas_threads", "blas_info",
+           "machine_info"]
+
+#: Seconds OpenBLAS threads keep spinning after a call (its default busy-wait is
+#: well under this on current versions).
+QUIESCE_S = 0.3
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call of repeated measurements."""
+
+    times: tuple[float, ...] = field(repr=False)
+    number: int
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def best(self) -> float:
+        return min(self.times)
+
+    @property
+    def spread(self) -> float:
+        """Relative interquartile range (a noise indicator; 0 for fewer than 4 samples)."""
+        if len(self.times) < 4:
+            return 0.0
+        q1, _, q3 = statistics.quantiles(self.times, n=4)
+        return (q3 - q1) / self.median if self.median else 0.0
+
+
+def time_call(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 1,
+              number: int | None = None, min_sample_s: float = 2e-3,
+              max_number: int = 1000) -> Timing:
+    """Median-friendly timing of ``fn()``.
+
+    Parameters
+    ----------
+    fn : callable
+        Called with no arguments; its result is discarded.
+    repeat : int
+        Number of samples.
+    warmup : int
+        Untimed calls first (page faults, caches, lazily built tables, thread pools).
+    number : int, optional
+        Calls per sample; by default chosen from the warm-up so that one sample
+        lasts at least ``min_sample_s`` (timer resolution and call overhead
+        matter for sub-millisecond products), at most ``max_number``.
+
+    Returns
+    -------
+    Timing
+        ``times`` are seconds per call, one per sample.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    clock = time.perf_counter
+    elapsed = 0.0
+    for _ in range(max(warmup, 1 if number is None else 0)):
+        t0 = clock()
+        fn()
+        elapsed = clock() - t0
+    if number is None:
+        number = _calls_per_sample(elapsed, min_sample_s, max_number)
+    times = []
+    for _ in range(repeat):
+        t0 = clock()
+        for _ in range(number):
+            fn()
+        times.append((clock() - t0) / number)
+    return Timing(tuple(times), int(number))
+
+
+def _calls_per_sample(elapsed: float, min_sample_s: float, max_number: int) -> int:
+    if elapsed >= min_sample_s:
+        return 1
+    return min(max_number, math.ceil(min_sample_s / max(elapsed, 1e-7)))
+
+
+def time_interleaved(fns: dict, *, repeat: int = 7, warmup: int = 1, min_sample_s: float = 2e-3,
+                     max_number: int = 1000) -> dict:
+    """Time several callables round-robin: sample ``r`` of each is taken in round ``r``.
+
+    A burst of load from other processes then slows every candidate alike, so
+    ratios of medians stay meaningful on a shared machine, where timing one
+    candidate after the other would charge the burst to whichever ran then.
+    The order within a round rotates, so no candidate always follows the same one.
+
+    Parameters
+    ----------
+    fns : dict
+        Key -> callable taking no arguments.
+    repeat, warmup, min_sample_s, max_number
+        As in :func:`time_call`.
+
+    Returns
+    -------
+    dict
+        Key -> :class:`Timing`.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    clock = time.perf_counter
+    keys = list(fns)
+    number = {}
+    for key in keys:
+        elapsed = 0.0
+        for _ in range(max(warmup, 1)):
+            t0 = clock()
+            fns[key]()
+            elapsed = clock() - t0
+        number[key] = _calls_per_sample(elapsed, min_sample_s, max_number)
+    samples: dict = {key: [] for key in keys}
+    for r in range(repeat):
+        shift = r % len(keys) if keys else 0
+        for key in keys[shift:] + keys[:shift]:
+            fn, count = fns[key], number[key]
+            t0 = clock()
+            for _ in range(count):
+                fn()
+            samples[key].append((clock() - t0) / count)
+    return {key: Timing(tuple(samples[key]), number[key]) for key in keys}
+
+
+def quiesce(seconds: float = QUIESCE_S) -> None:
+    """Sleep so that BLAS worker threads stop spinning before the next timing."""
+    time.sleep(seconds)
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int | None) -> Iterator[None]:
+    """Limit NumPy's BLAS to ``threads`` threads inside the block (``None``: no limit)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=int(threads), user_api="blas"):
+        yield
+
+
+def blas_info() -> list[dict]:
+    """The BLAS/OpenMP libraries loaded, per threadpoolctl (library, version, kernel, threads)."""
+    import numpy  # noqa: F401  (loads the BLAS so that threadpoolctl sees it)
+    from threadpoolctl import threadpool_info
+    keys = ("user_api", "internal_api", "version", "architecture", "num_threads",
+            "threading_layer", "filepath")
+    return [{k: lib.get(k) for k in keys} for lib in threadpool_info()]
+
+
+def machine_info() -> dict:
+    """What a benchmark result depends on: CPU, cores, load, library versions, env."""
+    import numpy
+    import scipy
+    info = {
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "env": {k: v for k, v in os.environ.items()
+                if k.startswith(("OPENBLAS", "OMP_", "MKL_", "GOTO"))},
+    }
+    try:
+        from . import _native
+        info["kernels"] = {"variant": _native.VARIANT, "table_bits": _native.TABLE_BITS,
+                           "max_threads": _native.MAX_THREADS}
+    except ImportError:
+        info["kernels"] = None
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

@@ -1,0 +1,62 @@
+"""The format-study notebooks run end to end (papermill, tiny parameters) and stay thin."""
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from compactnn.report import format_study
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+TINY = {
+    "01_space": {"shapes": [[64, 96]], "densities": [1.0, 0.1], "ks": [2, 8],
+                 "references": {"zstd": 3, "xz": 0}},
+    "02_time": {"shapes": [[64, 96]], "densities": [1.0, 0.1], "ks": [8], "batches": [1],
+                "threads": [1, 2], "repeat": 1},
+}
+OUTPUTS = {
+    "01_space": ["space.csv", "space.md", "space_64x96.png", "space_64x96.pdf", "environment.json"],
+    "02_time": ["time.csv", "time.md", "time_64x96.png", "time_64x96.pdf", "environment.json"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_notebook_runs_and_writes_its_figures_and_tables(name, tmp_path):
+    import papermill as pm
+    out = tmp_path / "out"
+    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
+                        parameters=TINY[name] | {"out_dir": str(out)}, kernel_name="python3",
+                        progress_bar=False, cwd=str(tmp_path))
+    for fname in OUTPUTS[name]:
+        assert (out / fname).stat().st_size > 0, fname
+    # The "python3" kernel resolved to this interpreter (the venv), not a global one.
+    env = json.loads((out / "environment.json").read_text())
+    assert Path(env["executable"]).resolve() == Path(sys.executable).resolve()
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_notebook_is_thin_and_committed_without_outputs(name):
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for cell in code:
+        assert not cell.outputs and cell.execution_count is None
+        assert "def " not in cell.source and "class " not in cell.source
+    assert len(code) <= 8
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_paper_parameters_name_exactly_the_notebook_parameters(name):
+    import papermill as pm
+    declared = set(pm.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")))
+    assert set(format_study.paper_parameters(name)) == declared
+    assert set(format_study.paper_parameters(f"notebooks/{name}.ipynb")) == declared
+    assert set(TINY[name]) <= declared
+
+
+def test_paper_parameters_reject_an_unknown_notebook():
+    with pytest.raises(ValueError, match="01_space"):
+        format_study.paper_parameters("03_nothing")
