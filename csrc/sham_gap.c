@@ -5,28 +5,6 @@
 
 #include "sham_gap_code.h"
 
-/* Fast entries for one gap item (a gap's whole bit pattern `prefix`, `lg`
- * bits): the gap alone over its 2^(TB - lg) entries, then each value
- * codeword that fits after it over its own sub-range. */
-static void cnn_gap_fill_item(uint32_t *fast, const cnn_huff *V, uint64_t prefix, int lg,
-                              uint64_t gap)
-{
-    const int TB = CNN_GAP_TB;
-    uint64_t lo = prefix << (TB - lg), hi = (prefix + 1) << (TB - lg);
-    uint32_t e = (uint32_t)lg | (uint32_t)(gap << 6);
-    for (uint64_t i = lo; i < hi; i++) fast[i] = e;
-    for (int lv = 1; !CNN_GAP_BRANCHLESS && lv <= V->maxlen && lg + lv <= TB; lv++) {
-        for (uint64_t dv = 0; dv < V->count[lv]; dv++) {
-            uint64_t vs = V->offset[lv] + dv;
-            if (vs > CNN_GAP_VALMAX) break;
-            int tot = lg + lv;
-            uint64_t vlo = ((prefix << lv) | (V->first[lv] + dv)) << (TB - tot);
-            uint32_t ev = (uint32_t)tot | CNN_GAP_E_V | (uint32_t)(gap << 6) | (uint32_t)(vs << 19);
-            for (uint64_t i = vlo; i < vlo + ((uint64_t)1 << (TB - tot)); i++) fast[i] = ev;
-        }
-    }
-}
-
 int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
                   const uint32_t *gap_syms, int64_t ngap, int64_t lit,
                   const uint32_t *len_count, int maxlen, int64_t nsym,
@@ -44,27 +22,27 @@ int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
     g->fast = fast;
 
     /* Every gap whose codeword (with its extra bits) fits in the window gets
-     * fast entries; their ranges are disjoint, so the work is O(2^TB) plus a
-     * pass over the gap codewords.  Without values nothing is fast (a gap
-     * then is corruption, which the slow path reports). */
+     * the 2^(TB - bits) entries its bit pattern prefixes.  Without values
+     * nothing is fast (any gap is then corruption, which the slow path reports). */
     const int TB = CNN_GAP_TB;
     memset(fast, 0, sizeof(uint32_t) << TB);
     if (nsym == 0) return CNN_OK;
     const cnn_huff *G = &g->gap;
     for (int lc = 1; lc <= G->maxlen && lc <= TB; lc++) {
         for (uint64_t d = 0; d < G->count[lc]; d++) {
-            int64_t s = gap_syms[G->offset[lc] + d];
-            uint64_t code = G->first[lc] + d;
-            if (s < lit) {
-                if (s <= (int64_t)CNN_GAP_GAPMAX) cnn_gap_fill_item(fast, &g->val, code, lc, (uint64_t)s);
-            } else if (s > lit) {
-                int j = (int)(s - lit - 1);
-                if (lc + j > TB) continue;
-                for (uint64_t x = 0; x < ((uint64_t)1 << j); x++) {
-                    uint64_t gap = (uint64_t)lit - 1 + ((uint64_t)1 << j) + x;
-                    if (gap > CNN_GAP_GAPMAX) break;
-                    cnn_gap_fill_item(fast, &g->val, (code << j) | x, lc + j, gap);
-                }
+            const int64_t s = gap_syms[G->offset[lc] + d];
+            const uint64_t code = G->first[lc] + d;
+            if (s == lit) continue; /* END */
+            const int j = s < lit ? 0 : (int)(s - lit - 1);
+            if (lc + j > TB) continue;
+            const uint64_t base = s < lit ? (uint64_t)s : (uint64_t)lit - 1 + ((uint64_t)1 << j);
+            for (uint64_t x = 0; x < ((uint64_t)1 << j); x++) {
+                const uint64_t gap = base + x;
+                if (gap > CNN_GAP_GAPMAX) break;
+                const int len = lc + j;
+                const uint64_t lo = ((code << j) | x) << (TB - len);
+                const uint32_t e = (uint32_t)len | (uint32_t)(gap << 5);
+                for (uint64_t i = lo; i < lo + ((uint64_t)1 << (TB - len)); i++) fast[i] = e;
             }
         }
     }
@@ -83,6 +61,7 @@ static int cnn_gap_setup(int64_t n, int64_t m, int64_t group,
 {
     *fast = NULL;
     if (n < 0 || m < 0 || group < 1) return CNN_ERR_ARG;
+    if (m > 0 && n > INT64_MAX / m) return CNN_ERR_ARG; /* positions col * n + row fit */
     int64_t nblk = m == 0 ? 0 : (m - 1) / group + 1;
     if (nblk_bits != nblk + 1) return CNN_ERR_ARG;
     int st = cnn_bits_init(bits, words, nwords, wordbits);

@@ -16,11 +16,13 @@
  *     s == lit + 1 + j    a long gap lit - 1 + v, v in [2^j, 2^(j+1)), whose
  *                         j low bits follow the codeword raw (j <= 31)
  *
- * Fast path: one lookup in a table indexed by the next CNN_GAP_TB bits.  An
- * entry decodes a whole gap (literal, or class codeword plus its extra bits)
- * when it fits in the window, and the value codeword after it too when that
- * also fits; otherwise the value is looked up in the value code's own table.
- * Everything else (END, longer codewords) takes cnn_gap_slow.
+ * Fast path: two dependent lookups.  The gap table, indexed by the next
+ * CNN_GAP_TB bits, decodes a whole gap when its codeword and extra bits fit
+ * in the window (a literal, or a class codeword with its extra bits folded
+ * into the index, as in DEFLATE decoders); then the value code's own table
+ * decodes the value.  END and longer codewords take cnn_gap_slow.  (Entries
+ * decoding gap and value together were tried: whether a pair fits is
+ * unpredictable for k >= 32, and the branch cost more than the lookup saved.)
  *
  * Reading: each lane keeps only its bit position and peeks 64 bits at it
  * (two 32-bit chunks), so a step has no buffer state and no refill branch.
@@ -37,17 +39,10 @@
 #include "internal.h"
 
 #define CNN_GAP_TB 12
-#ifndef CNN_GAP_BRANCHLESS
-#define CNN_GAP_BRANCHLESS 1
-#endif
 #define CNN_GAP_MAX_EXTRA 31
-/* Fast entry (uint32): bits 0-4 bits consumed (0: slow path), bit 5 set
- * when the value is decoded too, bits 6-18 the gap, bits 19-31 the value's
- * canonical index. */
-#define CNN_GAP_E_V 32u
-#define CNN_GAP_E_GAP(e) ((int64_t)(((e) >> 6) & 8191u))
-#define CNN_GAP_GAPMAX 8191u
-#define CNN_GAP_VALMAX 8191u
+/* Fast entry (uint32): bits 0-4 the bits consumed (0: slow path), bits 5-31
+ * the gap. */
+#define CNN_GAP_GAPMAX ((1u << 27) - 1u)
 
 #if defined(__GNUC__)
 #define CNN_GAP_NOINLINE static __attribute__((noinline))
@@ -121,8 +116,7 @@ CNN_GAP_NOINLINE cnn_gap_res cnn_gap_slow(const cnn_gapc *g, const cnn_bits *s, 
     return r;
 }
 
-/* The value codeword alone, when the fast entry held only the gap and the
- * value's codeword is longer than its table. */
+/* The value codeword alone, when it is longer than the value table. */
 CNN_GAP_NOINLINE cnn_gap_res cnn_gap_slow_value(const cnn_gapc *g, const cnn_bits *s,
                                                 int64_t p, int64_t end, int64_t gap)
 {
@@ -140,22 +134,12 @@ CNN_INLINE cnn_gap_res cnn_gap_next(const cnn_gapc *g, const cnn_bits *s, int64_
     const uint32_t e = g->fast[v >> (64 - CNN_GAP_TB)];
     if (CNN_UNLIKELY(e == 0)) return cnn_gap_slow(g, s, p, end);
     const int lg = (int)(e & 31u);
-    cnn_gap_res r = {p + lg, CNN_GAP_E_GAP(e), e >> 19, CNN_OK};
-#if CNN_GAP_BRANCHLESS
+    cnn_gap_res r = {p + lg, (int64_t)(e >> 5), 0, CNN_OK};
     const uint32_t ve = g->val.table[(v << lg) >> (64 - g->val.tb)];
     if (CNN_UNLIKELY(ve == 0)) return cnn_gap_slow_value(g, s, r.pos, end, r.gap);
     r.pos += CNN_E_BITS(ve);
     r.vs = CNN_E_SYM(ve);
     return r;
-#else
-    if (e & CNN_GAP_E_V) return r;
-    v <<= lg;
-    const uint32_t ve = g->val.table[v >> (64 - g->val.tb)];
-    if (CNN_UNLIKELY(ve == 0)) return cnn_gap_slow_value(g, s, r.pos, end, r.gap);
-    r.pos += CNN_E_BITS(ve);
-    r.vs = CNN_E_SYM(ve);
-    return r;
-#endif
 }
 
 #endif

@@ -138,7 +138,7 @@ CNN_INLINE int SFX(gap_span)(const SFX(gap_ctx) *kp, int64_t b0, int64_t b1, con
         st = SFX(gap_step)(k, &L, s, B);                                      \
         if (CNN_UNLIKELY(st)) {                                               \
             if (st != CNN_GAP_END) return st;                                 \
-            if (next < b1) SFX(gap_open)(k, &L, next++, s);                \
+            if (next < b1) SFX(gap_open)(k, &L, next++, s);                   \
             else { live = 0; break; }                                         \
         }
         for (;;) {
