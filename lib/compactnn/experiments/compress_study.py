@@ -1,0 +1,342 @@
+"""The compression study: prune / weight-share a trained network, retrain, measure.
+
+One configuration (:class:`CompressConfig`) is one cell of the paper's grid: a
+baseline recipe (network + data set), a method as the paper writes it (``"pr"``,
+``"cws"``, ``"pr-pws"``, ``"pr-ucws"`` for unified codebooks, ...), the layers it
+targets (dense, conv or both), ``p`` and ``k``, and the retraining budget.
+
+Results are stored per configuration in a folder named by a hash of the
+configuration and written atomically (``result.json`` last), so an interrupted
+sweep keeps every finished cell and a rerun only computes what is missing.
+The baseline of each recipe is trained once and cached the same way.
+
+Each result holds the test metric of the baseline, of the compressed network
+before and after retraining, and the occupancy ``psi`` of the dense layers and
+of the whole network in every registered format, plus the time ratio of the
+dense layers' products (format over NumPy dense, same inputs and threads).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+TARGETS = ("dense", "conv", "both")
+
+
+@dataclass(frozen=True)
+class CompressConfig:
+    """One cell of the compression grid."""
+
+    recipe: str = field(default="small_vgg-mnist5k",
+                        metadata={"help": "baseline recipe <net>-<data> (compactnn.nn.RECIPES)"})
+    method: str = field(default="pr-cws", metadata={"help": "pr, cws, pws, uq, ecsq, pr-<ws>; u<ws> = unified"})
+    target: str = field(default="dense", metadata={"help": "layers to compress: dense, conv or both"})
+    p: float | None = field(default=None, metadata={"help": "pruning percentile (Pr methods)"})
+    k: int | None = field(default=None, metadata={"help": "codebook size (weight-sharing methods)"})
+    epochs: int = field(default=2, metadata={"help": "retraining epochs (best epoch kept)"})
+    lr: float = field(default=1e-4, metadata={"help": "retraining learning rate"})
+    seed: int = field(default=0, metadata={"help": "seed of baseline, quantizers and retraining"})
+
+    def __post_init__(self):
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+
+    def key(self) -> str:
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def label(self) -> str:
+        parts = [self.method]
+        if self.p is not None:
+            parts.append(f"p{self.p:g}")
+        if self.k is not None:
+            parts.append(f"k{self.k}")
+        return "/".join(parts) + f" ({self.target})"
+
+
+def grid(methods: Sequence[str], ps: Sequence[float], ks: Sequence[int], **common) -> list[CompressConfig]:
+    """Every method with every applicable ``p`` (Pr methods) and ``k`` (WS methods)."""
+    out = []
+    for method in methods:
+        prune = method.lower().startswith("pr")
+        shares = method.lower() != "pr"
+        for p in (ps if prune else [None]):
+            for k in (ks if shares else [None]):
+                out.append(CompressConfig(method=method, p=p, k=k, **common))
+    return out
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=float) + "\n")
+    os.replace(tmp, path)
+
+
+def _split(ds, fraction: float, seed: int):
+    from ..data import stratified_split
+
+    n_val = int(round(fraction * ds.n_train))
+    if ds.task == "classification" and n_val:
+        tr, va = stratified_split(ds.y_train, n_val, seed)
+    else:
+        perm = np.random.default_rng(seed).permutation(ds.n_train)
+        tr, va = perm[n_val:], perm[:n_val]
+
+    def take(idx):
+        x = tuple(a[idx] for a in ds.x_train) if isinstance(ds.x_train, tuple) else ds.x_train[idx]
+        return x, ds.y_train[idx]
+
+    return take(tr), (take(va) if n_val else None)
+
+
+def baseline(recipe_name: str, root: str | os.PathLike = "results/compress", seed: int = 0,
+             device: str = "auto", progress: bool = True) -> Path:
+    """Train (once) the baseline of a recipe; returns its folder (model + metrics.json)."""
+    import torch
+
+    from ..data import get_dataset
+    from ..nn import evaluate, fit, get_model, get_recipe, model_kwargs, save_model
+
+    folder = Path(root) / f"{recipe_name}-s{seed}" / "baseline"
+    if (folder / "metrics.json").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    recipe = get_recipe(recipe_name)
+    ds = get_dataset(recipe.data)
+    train, val = _split(ds, recipe.val_fraction, seed)
+    kwargs = {**model_kwargs(recipe.net, ds), **recipe.model}
+    torch.manual_seed(seed)
+    model = get_model(recipe.net, **kwargs)
+    log.info("training the %s baseline", recipe_name)
+    t0 = time.perf_counter()
+    fit(model, train, val, device=device, seed=seed, progress=progress, **recipe.fit_kwargs())
+    metric = evaluate(model, (ds.x_test, ds.y_test), recipe.metric)
+    tmp = folder / "model.safetensors.tmp"
+    save_model(model, tmp, recipe.net, kwargs)
+    os.replace(tmp, folder / "model.safetensors")
+    _write_json_atomic(folder / "metrics.json", {"recipe": recipe_name, "metric": recipe.metric,
+                                                 "test": metric, "seconds": time.perf_counter() - t0})
+    log.info("%s baseline: test %s %.4f", recipe_name, recipe.metric, metric)
+    return folder
+
+
+def _spec(cfg: CompressConfig):
+    from ..nn import TargetSpec
+
+    return TargetSpec.parse(cfg.method, p=cfg.p, k=cfg.k)
+
+
+def layer_bytes(W: np.ndarray, formats: Iterable[str]) -> dict[str, int]:
+    """Bytes of one weight matrix in each format (formats that fail are skipped, logged)."""
+    from ..formats import get_format
+
+    out = {}
+    for name in formats:
+        try:
+            out[name] = get_format(name).from_dense(W).nbytes
+        except Exception as exc:  # a format may refuse e.g. too many distinct values
+            log.warning("format %s failed on a %s matrix: %s", name, W.shape, exc)
+    return out
+
+
+def _time_ratio(W: np.ndarray, formats: Iterable[str], batch: int = 8, repeat: int = 5) -> dict[str, float]:
+    from ..formats import get_format
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((batch, W.shape[0])).astype(np.float32)
+
+    def best(f):
+        ts = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+        return min(ts)
+
+    t_dense = best(lambda: X @ W)
+    out = {}
+    for name in formats:
+        try:
+            M = get_format(name).from_dense(W)
+        except Exception:
+            continue
+        out[name] = best(lambda: X @ M) / t_dense
+    return out
+
+
+def run_config(cfg: CompressConfig, root: str | os.PathLike = "results/compress", formats=None,
+               device: str = "auto", progress: bool = True) -> dict:
+    """Run one configuration, or return its stored result if it already completed."""
+    import torch
+
+    from ..data import get_dataset
+    from ..formats import FORMATS
+    from ..nn import compress_model, evaluate, fit, get_recipe, load_model
+
+    folder = Path(root) / f"{cfg.recipe}-s{cfg.seed}" / "runs" / cfg.key()
+    result_path = folder / "result.json"
+    if result_path.exists():
+        return json.loads(result_path.read_text())
+    base = baseline(cfg.recipe, root, cfg.seed, device=device, progress=progress)
+    base_metrics = json.loads((base / "metrics.json").read_text())
+    recipe = get_recipe(cfg.recipe)
+    ds = get_dataset(recipe.data)
+    train, val = _split(ds, recipe.val_fraction, cfg.seed)
+    test = (ds.x_test, ds.y_test)
+    formats = sorted(FORMATS) if formats is None else list(formats)
+
+    t0 = time.perf_counter()
+    model = load_model(base / "model.safetensors")
+    spec = _spec(cfg)
+    hook = compress_model(model, dense=spec if cfg.target in ("dense", "both") else None,
+                          conv=spec if cfg.target in ("conv", "both") else None, seed=cfg.seed)
+    before = evaluate(model, test, recipe.metric)
+    fit_kwargs = {**recipe.fit_kwargs(), "epochs": cfg.epochs, "lr": cfg.lr, "lr_schedule": None}
+    fit(model, train, val, hooks=[hook], device=device, seed=cfg.seed, progress=progress, **fit_kwargs)
+    model = model.cpu()
+    hook.to("cpu")
+    hook.check()
+    after = evaluate(model, test, recipe.metric)
+
+    # space: compressed layers in each format, everything else float32
+    state = hook.export()
+    compressed = {name: arrays["weights"] for name, arrays in state.items()}
+    total_params = sum(p.numel() for p in model.parameters())
+    comp_params = sum(W.size for W in compressed.values())
+    other_bytes = 4 * (total_params - comp_params)
+    from ..nn import compressible_layers
+
+    dense_names = {r.name for r in compressible_layers(model)["dense"]}
+    per_format_dense = {f: 0 for f in formats}
+    per_format_all = {f: 0 for f in formats}
+    dense_float = 0
+    for name, W in compressed.items():
+        sizes = layer_bytes(np.ascontiguousarray(W, dtype=np.float32), formats)
+        for f in formats:
+            b = sizes.get(f, 4 * W.size)
+            per_format_all[f] += b
+            if name in dense_names:
+                per_format_dense[f] += b
+        if name in dense_names:
+            dense_float += 4 * W.size
+    # dense layers left uncompressed (conv-only runs) count as float32
+    for ref in compressible_layers(model)["dense"]:
+        if ref.name not in compressed:
+            size = ref.matrix().numel()
+            dense_float += 4 * size
+            for f in formats:
+                per_format_dense[f] += 4 * size
+    psi_dense = {f: per_format_dense[f] / dense_float for f in formats} if dense_float else {}
+    psi_net = {f: (per_format_all[f] + other_bytes) / (4 * total_params) for f in formats}
+    biggest = max(compressed.values(), key=lambda W: W.size)
+    ratios = _time_ratio(np.ascontiguousarray(biggest, dtype=np.float32), formats)
+
+    result = {
+        "config": dataclasses.asdict(cfg), "label": cfg.label(), "key": cfg.key(),
+        "metric": recipe.metric, "baseline": base_metrics["test"], "before_retraining": before,
+        "after_retraining": after,
+        "delta": (after - base_metrics["test"]) * (1 if recipe.metric == "accuracy" else -1),
+        "psi_dense": psi_dense, "psi_network": psi_net, "time_ratio_largest_layer": ratios,
+        "largest_layer_shape": list(biggest.shape), "seconds": time.perf_counter() - t0,
+        "torch_threads": torch.get_num_threads(),
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_json_atomic(folder / "config.json", dataclasses.asdict(cfg))
+    _write_json_atomic(result_path, result)
+    return result
+
+
+def run_grid(configs: Sequence[CompressConfig], root="results/compress", formats=None,
+             device: str = "auto", progress: bool = True):
+    """Run every configuration (finished ones are read back); one row per configuration."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    rows = []
+    for cfg in tqdm(configs, desc="compression grid", unit="cfg", disable=not progress):
+        r = run_config(cfg, root, formats=formats, device=device, progress=False)
+        row = {"method": cfg.method, "target": cfg.target, "p": cfg.p, "k": cfg.k,
+               "baseline": r["baseline"], "before": r["before_retraining"],
+               "after": r["after_retraining"], "delta": r["delta"]}
+        row.update({f"psi_dense_{f}": v for f, v in r["psi_dense"].items()})
+        row.update({f"psi_net_{f}": v for f, v in r["psi_network"].items()})
+        row.update({f"time_{f}": v for f, v in r["time_ratio_largest_layer"].items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def best_tables(df):
+    """ICPR Table II (best performance per method) and Table III (smallest psi, no loss)."""
+    psi_cols = [c for c in df.columns if c.startswith("psi_dense_")]
+    d = df.copy()
+    d["best_psi_dense"] = d[psi_cols].min(axis=1)
+    d["best_format"] = d[psi_cols].idxmin(axis=1).str.replace("psi_dense_", "", regex=False)
+    table2 = d.sort_values("after", ascending=False).groupby("method", sort=False).head(1)
+    lossless = d[d["delta"] >= 0]
+    table3 = lossless.sort_values("best_psi_dense").groupby("method", sort=False).head(1)
+    cols = ["method", "target", "p", "k", "after", "delta", "best_psi_dense", "best_format"]
+    return table2[cols].reset_index(drop=True), table3[cols].reset_index(drop=True)
+
+
+def plot_grid(df, out_dir: str | os.PathLike, formats=("sham", "ham", "csr")):
+    """Performance against psi (dense layers) per method, one marker per format."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    markers = dict(zip(formats, "os^dvx"))
+    colors = {}
+    for i, (method, g) in enumerate(df.groupby("method", sort=False)):
+        colors[method] = f"C{i % 10}"
+        for f in formats:
+            col = f"psi_dense_{f}"
+            if col in g:
+                ax.scatter(g[col], g["after"], marker=markers[f], color=colors[method], alpha=0.85)
+    handles = [Line2D([], [], ls="", marker="o", color=c, label=m) for m, c in colors.items()]
+    handles += [Line2D([], [], ls="", marker=mk, color="black", label=f) for f, mk in markers.items()]
+    if len(df):
+        ax.axhline(df["baseline"].iloc[0], color="grey", ls="--", lw=1)
+        handles.append(Line2D([], [], color="grey", ls="--", label="baseline"))
+    ax.set_xscale("log")
+    ax.set_xlabel(r"$\psi$ of the dense layers")
+    ax.set_ylabel("test metric after retraining")
+    ax.legend(handles=handles, fontsize=7, ncol=2, title="color: method, marker: format",
+              title_fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(out_dir / f"compress_perf_vs_psi.{ext}", dpi=150)
+    plt.close(fig)
+    return out_dir / "compress_perf_vs_psi.png"
+
+
+
+def write_tables(df, table2, table3, out_dir: str | os.PathLike) -> Path:
+    """The grid and the two summary tables as CSV and Markdown (written atomically)."""
+    from ..report.tables import write_csv, write_markdown
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    titles = {"grid": "Compression grid", "best_performance": "Best performance per method",
+              "smallest_psi_no_loss": "Smallest psi of the dense layers with no loss"}
+    for name, t in (("grid", df), ("best_performance", table2), ("smallest_psi_no_loss", table3)):
+        write_csv(t, out_dir / f"compress_{name}.csv")
+        write_markdown(t, out_dir / f"compress_{name}.md", title=titles[name])
+    return out_dir
