@@ -1,0 +1,124 @@
+"""Named training configurations: paper scale and the embedded default.
+
+A recipe is data, not code: every one runs through the same :func:`~.train.fit`.
+Where the paper does not give a value, the choice is ours and is marked so in
+the field's help text or below.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+
+from ..errors import UnknownNameError
+from .train import StepSchedule
+
+__all__ = ["Recipe", "RECIPES", "get_recipe", "model_kwargs"]
+
+
+def _f(default, help: str, **kw):
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A baseline training configuration (arguments of :func:`~.train.fit`)."""
+
+    net: str = _f("small_vgg", "network name in compactnn.nn.MODELS")
+    data: str = _f("mnist5k", "data set name in compactnn.data.DATASETS")
+    epochs: int = _f(20, "maximum number of epochs")
+    lr: float = _f(1e-3, "base learning rate")
+    optimizer: str = _f("adam", "'adam' or 'sgd'")
+    momentum: float = _f(0.9, "SGD momentum")
+    nesterov: bool = _f(False, "SGD Nesterov momentum")
+    weight_decay: float = _f(0.0, "L2 on kernels, torch convention (grad += wd * w)")
+    batch_size: int = _f(64, "training batch size")
+    loss: str = _f("cross_entropy", "'cross_entropy' or 'mse'")
+    metric: str = _f("accuracy", "validation/test metric: 'accuracy' (max) or 'mse' (min)")
+    lr_schedule: StepSchedule | None = _f(None, "learning-rate milestones (epochs) and factor")
+    augment: str | None = _f(None, "'crop' (pad 4, random crop), 'crop-flip', 'crop2' (pad 2) "
+                                   "or None")
+    patience: int | None = _f(None, "early-stopping patience in epochs; None = run all epochs")
+    val_fraction: float = _f(0.1, "share of the training set held out to pick the best epoch "
+                                  "(stratified for classification); the test set is only "
+                                  "evaluated at the end")
+    model: dict = _f({}, "extra keyword arguments of the network's constructor")
+
+    def replace(self, **changes) -> "Recipe":
+        """Copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def fit_kwargs(self) -> dict:
+        """The keyword arguments of :func:`~.train.fit` this recipe fixes."""
+        keys = ("epochs", "lr", "optimizer", "momentum", "nesterov", "weight_decay",
+                "batch_size", "loss", "metric", "lr_schedule", "augment", "patience")
+        return {k: getattr(self, k) for k in keys}
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+# The Keras VGG19 of "cifar-10-cnn" as the authors trained it: SGD, Nesterov
+# momentum 0.9, lr 0.1 divided by 10 after epochs 80 and 120, batch 128,
+# L2 5e-4 on kernels (Keras' l2(5e-4) is 1e-3 in torch's convention; we
+# keep the usual torch VGG value 5e-4), shifts of 4 px (= pad-4 random crop) and flips.
+_VGG_CIFAR = Recipe(net="vgg19", data="cifar10", epochs=164, lr=0.1, optimizer="sgd",
+                    momentum=0.9, nesterov=True, weight_decay=5e-4, batch_size=128,
+                    lr_schedule=StepSchedule((80, 120), 0.1), augment="crop-flip")
+
+RECIPES: dict[str, Recipe] = {
+    "vgg19-cifar10": _VGG_CIFAR,
+    # Our choice (the paper gives no MNIST schedule): the CIFAR optimiser on a
+    # shorter schedule, no augmentation (flips would change digits).
+    "vgg19-mnist": _VGG_CIFAR.replace(data="mnist", epochs=40, lr=0.05,
+                                      lr_schedule=StepSchedule((20, 30), 0.1), augment=None),
+    # DeepDTA's original hyper-parameters: Adam 1e-3, batch 256, 100 epochs, MSE.
+    "deepdta-davis": Recipe(net="deepdta", data="davis", epochs=100, lr=1e-3, batch_size=256,
+                            loss="mse", metric="mse"),
+    "deepdta-kiba": Recipe(net="deepdta", data="kiba", epochs=100, lr=1e-3, batch_size=256,
+                           loss="mse", metric="mse"),
+    # The embedded default, our choice: 1.4-1.5 s per epoch on two idle CPU
+    # cores (about 40 s in all), test accuracy 0.978 (seed 0) and 0.980 (seed 1).
+    "small_vgg-mnist5k": Recipe(net="small_vgg", data="mnist5k", epochs=20, lr=1e-3,
+                                batch_size=64, lr_schedule=StepSchedule((12, 17), 0.1),
+                                augment="crop2"),
+    # Seconds on a CPU: scikit-learn's 8x8 digits, for smoke tests.
+    "small_vgg-digits": Recipe(net="small_vgg", data="digits", epochs=30, lr=1e-3, batch_size=32),
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """A recipe by name (``"<net>-<data>"``), see ``RECIPES``.
+
+    Raises
+    ------
+    compactnn.errors.UnknownNameError
+    """
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise UnknownNameError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}") from None
+
+
+def model_kwargs(net: str, dataset) -> dict:
+    """Constructor arguments of ``net`` that follow from a data set.
+
+    Parameters
+    ----------
+    net : str
+    dataset : compactnn.data.Dataset
+
+    Returns
+    -------
+    dict
+        Image networks: ``num_classes``, ``in_channels``, ``input_size``;
+        DeepDTA: the two vocabulary sizes (+1 for the padding code).
+    """
+    if net == "deepdta":
+        meta = dataset.meta
+        return {"smiles_vocab": int(meta.get("ligand_vocab", 64)) + 1,
+                "protein_vocab": int(meta.get("protein_vocab", 25)) + 1}
+    c, h, _ = dataset.input_shape
+    return {"num_classes": int(dataset.num_classes), "in_channels": int(c), "input_size": int(h)}

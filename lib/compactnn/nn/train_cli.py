@@ -1,0 +1,126 @@
+"""``python -m compactnn train``: train a baseline network and save it.
+
+Writes ``model.safetensors`` (the state dict, with the network name and its
+constructor arguments in the metadata, see :func:`compactnn.nn.models.load_model`) and
+``metrics.json`` (test and validation metrics, the configuration, torch
+version, device, elapsed time and throughput) into ``--out``.
+
+torch is imported inside the functions only: this module is imported to build
+the command line's ``--help``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NET, DEFAULT_DATA = "small_vgg", "mnist5k"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the ``train`` command."""
+    parser.add_argument("--net", default=DEFAULT_NET, help="network: vgg19, deepdta, small_vgg (default %(default)s)")
+    parser.add_argument("--data", default=DEFAULT_DATA,
+                        help="data set: mnist5k, digits, mnist, cifar10, davis, kiba (default %(default)s)")
+    parser.add_argument("--recipe", help="named configuration (default: '<net>-<data>'), e.g. vgg19-cifar10")
+    parser.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
+    parser.add_argument("--lr", type=float, help="override the recipe's learning rate")
+    parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    parser.add_argument("--patience", type=int, help="early-stopping patience (epochs)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling, split (default %(default)s)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where to train (default %(default)s: CUDA when available)")
+    parser.add_argument("--data-root", default="data", help="cache of the full data sets (default %(default)s)")
+    parser.add_argument("--download", action="store_true", help="download missing data files")
+    parser.add_argument("--out", help="output folder (default results/baselines/<net>-<data>-s<seed>)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _holdout(ds, fraction: float, seed: int):
+    """Split ``fraction`` of the training set off as validation data."""
+    import numpy as np
+
+    from ..data import stratified_split
+
+    n = ds.n_train
+    n_val = int(round(fraction * n))
+    if n_val == 0:
+        return (ds.x_train, ds.y_train), None
+    if ds.task == "classification":
+        train, val = stratified_split(ds.y_train, n_val, seed)
+    else:
+        perm = np.random.default_rng(seed).permutation(n)
+        train, val = perm[n_val:], perm[:n_val]
+
+    def take(idx):
+        x = tuple(a[idx] for a in ds.x_train) if isinstance(ds.x_train, tuple) else ds.x_train[idx]
+        return x, ds.y_train[idx]
+
+    return take(train), take(val)
+
+
+def _write_atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, evaluate on the test set, save; returns the exit status."""
+    import torch
+
+    from ..data import get_dataset
+    from .models import get_model, save_model
+    from .recipes import get_recipe, model_kwargs
+    from .train import evaluate, fit
+
+    recipe = get_recipe(args.recipe or f"{args.net}-{args.data}")
+    overrides = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+                 "patience": args.patience}
+    recipe = recipe.replace(**{k: v for k, v in overrides.items() if v is not None})
+    out = Path(args.out or f"results/baselines/{recipe.net}-{recipe.data}-s{args.seed}")
+    out.mkdir(parents=True, exist_ok=True)
+
+    ds = get_dataset(recipe.data, root=args.data_root, download=args.download)
+    train, val = _holdout(ds, recipe.val_fraction, args.seed)
+    kwargs = {**model_kwargs(recipe.net, ds), **recipe.model}
+    torch.manual_seed(args.seed)
+    model = get_model(recipe.net, **kwargs)
+    log.info("training %s on %s (%d samples, %s validation)", recipe.net, recipe.data,
+             len(train[1]), "no" if val is None else len(val[1]))
+    t0 = time.perf_counter()
+    history = fit(model, train, val, device=args.device, seed=args.seed,
+                  progress=not args.no_progress, **recipe.fit_kwargs())
+    test = evaluate(model, (ds.x_test, ds.y_test), recipe.metric)
+    elapsed = time.perf_counter() - t0
+    log.info("test %s %.4f after %.1f s (best epoch %d)", recipe.metric, test, elapsed,
+             history["best_epoch"] + 1)
+
+    metrics = {
+        "net": recipe.net, "data": recipe.data, "seed": args.seed,
+        "metrics": {f"test_{recipe.metric}": test, f"val_{recipe.metric}": history["best_val_metric"],
+                    "best_epoch": history["best_epoch"], "epochs_run": len(history["epoch"])},
+        "recipe": recipe.to_dict(), "model_kwargs": kwargs,
+        "n_train": len(train[1]), "n_val": 0 if val is None else len(val[1]), "n_test": ds.n_test,
+        "torch_version": torch.__version__, "device": history["device"],
+        "num_threads": torch.get_num_threads(), "python": platform.python_version(),
+        "elapsed_s": elapsed, "train_s": history["train_s"],
+        "samples_per_s": history["samples_per_s"], "history": history,
+    }
+    _write_atomic(out / "model.safetensors", lambda p: save_model(model, p, recipe.net, kwargs))
+    _write_atomic(out / "metrics.json",
+                  lambda p: Path(p).write_text(json.dumps(metrics, indent=2, default=str) + "\n"))
+    log.info("wrote %s", out)
+    return 0
