@@ -81,3 +81,16 @@ def test_threshold_assignment_equals_brute_force_argmin(data, n):
     cost = (x[:, None] - c[None, :]) ** 2 + b[None, :]
     chosen = active[np.searchsorted(thr, x, side="left")]
     assert np.allclose(cost[np.arange(x.size), chosen], cost.min(axis=1), rtol=1e-12, atol=1e-9)
+
+
+def test_ecsq_on_a_layer_with_few_weights_still_returns_at_most_k_levels():
+    # 24 kept weights and k = 8: the 3k start groups are single values, which no
+    # lambda merges; the quantizer falls back to 1-D k-means instead of failing.
+    import numpy as np
+
+    from compactnn.quantize import quantize
+
+    w = np.random.default_rng(3).standard_normal(24).astype(np.float32)
+    codebook, idx = quantize(w, "ecsq", k=8)
+    assert codebook.size <= 8
+    assert idx.shape == w.shape and np.all(idx < codebook.size)

@@ -189,7 +189,17 @@ class ECSQ(Quantizer):
     def _fit_flat(self, x, rng):
         s = _onedim.prepare(x, squares=True)
         if self.lam is None:
-            lam, r = tune_sorted(s, self.k, **self._options())
+            try:
+                lam, r = tune_sorted(s, self.k, **self._options())
+            except RuntimeError:
+                # Few weights (<= start_factor * k): the start groups are single values
+                # of equal population, which the entropy term cannot tell apart, so no
+                # lambda merges them. Plain 1-D k-means is ECSQ's lambda -> 0 limit.
+                from .cws import CWS
+
+                log.info("ECSQ: %d weights cannot be merged to %d clusters by lambda; "
+                         "using 1-D k-means", x.size, self.k)
+                return CWS(k=self.k, seed=self.seed)._fit_flat(x, rng)
         else:
             r = run_sorted(s, self.k, float(self.lam), **self._options())
             if r.n_clusters > self.k:
