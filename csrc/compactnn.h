@@ -102,11 +102,15 @@ int cnn_ham_matmat_f64(int64_t n, int64_t m,
                        const double *xt, int64_t b, double *out, int threads);
 
 /* sHAM: CSC layout; the q nonzero values Huffman-coded column by column.
+ * stream[nstream]: the same bit stream as bytes in stream order followed by at
+ * least 8 bytes of padding (for 32-bit words stored little-endian: each word
+ * byte-swapped), which the batch-8 path reads with unaligned 64-bit loads;
  * ri[q]: row index of each nonzero, unsigned of ri_bytes = 1, 2 or 4 bytes;
  * cb[m+1]: column pointers into ri (cb[0] = 0, cb[m] = q);
  * col_bits[m+1]: bit offset of each column's codewords.  Cost O(q). */
 int cnn_sham_matmat_f32(int64_t n, int64_t m,
                         const void *words, int64_t nwords, int wordbits,
+                        const uint8_t *stream, int64_t nstream,
                         const int64_t *col_bits, int64_t ncol_bits,
                         const uint32_t *len_count, int maxlen,
                         const float *values, int64_t nsym,
@@ -115,6 +119,7 @@ int cnn_sham_matmat_f32(int64_t n, int64_t m,
                         const float *xt, int64_t b, float *out, int threads);
 int cnn_sham_matmat_f64(int64_t n, int64_t m,
                         const void *words, int64_t nwords, int wordbits,
+                        const uint8_t *stream, int64_t nstream,
                         const int64_t *col_bits, int64_t ncol_bits,
                         const uint32_t *len_count, int maxlen,
                         const double *values, int64_t nsym,

@@ -130,6 +130,22 @@ CNN_INLINE void cnn_lane_seek(const cnn_bits *s, cnn_lane *l, int64_t pos)
 
 CNN_INLINE int64_t cnn_lane_pos(const cnn_lane *l) { return 32 * l->next - l->cnt; }
 
+/* ---- byte streams -------------------------------------------------------------
+ * The fastest reader: the stream as bytes in stream order (most significant
+ * bit first) followed by at least 8 bytes of padding, so that the 64 bits at
+ * any position p <= 8 * (length - 8) come from one unaligned load, with at
+ * least 57 of them stream bits.  The only state is the bit position.
+ */
+CNN_INLINE uint64_t cnn_peek_be(const uint8_t *s, int64_t p)
+{
+    uint64_t x;
+    __builtin_memcpy(&x, s + (p >> 3), 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x << (p & 7);
+}
+
 /* ---- canonical Huffman decoding --------------------------------------------
  * Table entry (uint32): bits 0-4 number of bits consumed (0 = take the slow
  * path), bits 5-9 a run of zero-symbol codewords decoded first, bit 10 set

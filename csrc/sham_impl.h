@@ -16,6 +16,8 @@ typedef struct {
     REAL *out;
     const cnn_huff *h;
     cnn_bits bits;
+    const uint8_t *stream;
+    int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
 } SFX(sham_ctx);
 
 #ifndef CNN_SHAM_COMMON
@@ -159,6 +161,99 @@ CNN_INLINE int SFX(sham_close8)(const SFX(sham_ctx) *k, int64_t c, cnn_lane *l, 
     return CNN_OK;
 }
 
+/* Four columns in lockstep on the byte stream: per lane the only decoder
+ * state is a bit position, so the four lanes' lookups overlap; the checks of
+ * the four steps are folded into one rarely taken branch, which also takes
+ * codewords longer than the table.  Leftover nonzeros of the longer columns
+ * go through sham_close8. */
+CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c, const int ri_bytes)
+{
+    const uint8_t *S = k->stream;
+    const cnn_huff *h = k->h;
+    const uint32_t *T = h->table;
+    const int SH = 64 - h->tb;
+    const REAL *V = k->values, *XT = k->xt;
+    const void *RI = k->ri;
+    const int64_t n = k->n, LIM = k->stream_bits;
+    int64_t p0 = k->col_bits[c], p1 = k->col_bits[c + 1], p2 = k->col_bits[c + 2], p3 = k->col_bits[c + 3];
+    int64_t q0 = k->cb[c], q1 = k->cb[c + 1], q2 = k->cb[c + 2], q3 = k->cb[c + 3], q4 = k->cb[c + 4];
+    SFX(vec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    int64_t common = q1 - q0;
+    if (q2 - q1 < common) common = q2 - q1;
+    if (q3 - q2 < common) common = q3 - q2;
+    if (q4 - q3 < common) common = q4 - q3;
+#define CNN_Q_DEC(J)                                                          \
+    const uint64_t x##J = cnn_peek_be(S, p##J);                               \
+    const uint32_t E##J = T[x##J >> SH];                                      \
+    uint32_t s##J = CNN_E_SYM(E##J);                                          \
+    p##J += CNN_E_BITS(E##J);                                                 \
+    const int64_t r##J = cnn_ri_at(RI, q##J++, ri_bytes);
+#define CNN_Q_FIX(J)                                                          \
+    if (!E##J) { /* long codeword: decode it bit-length by bit-length */     \
+        int l_;                                                               \
+        if (cnn_huff_slow_v(h, x##J, 57, &s##J, &l_)) return CNN_ERR_CORRUPT; \
+        p##J += l_;                                                           \
+    }                                                                         \
+    if (p##J > LIM || r##J >= n) return CNN_ERR_CORRUPT;
+#define CNN_Q_FMA(J)                                                          \
+    {                                                                         \
+        SFX(vec8) xx_;                                                        \
+        __builtin_memcpy(&xx_, XT + r##J * 8, sizeof xx_);                    \
+        a##J += V[s##J] * xx_;                                                \
+    }
+    for (int64_t i = 0; i < common; i++) {
+        /* positions are checked before each round, so every peek is in bounds */
+        if (CNN_UNLIKELY((p0 > LIM) | (p1 > LIM) | (p2 > LIM) | (p3 > LIM))) return CNN_ERR_CORRUPT;
+        CNN_Q_DEC(0)
+        CNN_Q_DEC(1)
+        CNN_Q_DEC(2)
+        CNN_Q_DEC(3)
+        if (CNN_UNLIKELY(!E0 | !E1 | !E2 | !E3 | (r0 >= n) | (r1 >= n) | (r2 >= n) | (r3 >= n))) {
+            CNN_Q_FIX(0)
+            CNN_Q_FIX(1)
+            CNN_Q_FIX(2)
+            CNN_Q_FIX(3)
+        }
+        CNN_Q_FMA(0)
+        CNN_Q_FMA(1)
+        CNN_Q_FMA(2)
+        CNN_Q_FMA(3)
+    }
+#undef CNN_Q_DEC
+#undef CNN_Q_FIX
+#undef CNN_Q_FMA
+    if ((p0 > LIM) | (p1 > LIM) | (p2 > LIM) | (p3 > LIM)) return CNN_ERR_CORRUPT;
+    /* hand the four columns over to the word reader for their remaining nonzeros */
+    int64_t ps[4] = {p0, p1, p2, p3}, qs[4] = {q0, q1, q2, q3};
+    SFX(vec8) as[4] = {a0, a1, a2, a3};
+    for (int j = 0; j < 4; j++) {
+        cnn_lane l;
+        cnn_lane_seek(&k->bits, &l, ps[j]);
+        int st = SFX(sham_close8)(k, c + j, &l, &qs[j], k->cb[c + j + 1], &as[j], ri_bytes);
+        if (st) return st;
+    }
+    return CNN_OK;
+}
+
+/* b = 8 on the byte stream: four columns at a time, then the rest one by one. */
+CNN_INLINE int SFX(sham_span8_fast)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
+{
+    int64_t c = c0;
+    for (; c + 4 <= c1; c += 4) {
+        int st = SFX(sham_quad8)(k, c, ri_bytes);
+        if (st) return st;
+    }
+    for (; c < c1; c++) {
+        cnn_lane l;
+        int64_t p = k->cb[c];
+        SFX(vec8) a = {0};
+        cnn_lane_seek(&k->bits, &l, k->col_bits[c]);
+        int st = SFX(sham_close8)(k, c, &l, &p, k->cb[c + 1], &a, ri_bytes);
+        if (st) return st;
+    }
+    return CNN_OK;
+}
+
 CNN_INLINE int SFX(sham_span8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
 {
     cnn_lane l0 = {0, 0, 0}, l1 = {0, 0, 0};
@@ -205,7 +300,7 @@ drain:
 #undef CNN_SHAM8_ROTATE
     return CNN_OK;
 }
-#define CNN_SHAM_SPAN8(RB) SFX(sham_span8)(k, c0, c1, RB)
+#define CNN_SHAM_SPAN8(RB) (k->stream ? SFX(sham_span8_fast)(k, c0, c1, RB) : SFX(sham_span8)(k, c0, c1, RB))
 #else
 #define CNN_SHAM_SPAN8(RB) SFX(sham_span)(k, c0, c1, 8, RB)
 #endif
@@ -229,6 +324,7 @@ static int SFX(sham_range)(void *vctx, int64_t c0, int64_t c1)
 
 int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
                          const void *words, int64_t nwords, int wordbits,
+                         const uint8_t *stream, int64_t nstream,
                          const int64_t *col_bits, int64_t ncol_bits,
                          const uint32_t *len_count, int maxlen,
                          const REAL *values, int64_t nsym,
@@ -249,6 +345,10 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     if (cb[0] != 0 || cb[m] != q) return CNN_ERR_CORRUPT;
     st = cnn_check_offsets(cb, ncb, q);
     if (st) return st;
+    /* the byte stream is optional; when given it must hold the words' bits plus padding */
+    if (stream != NULL && nstream != 4 * k.bits.nchunks + 8) return CNN_ERR_ARG;
+    k.stream = stream;
+    k.stream_bits = stream != NULL ? 8 * (nstream - 8) : 0;
     if (m == 0 || b == 0) return CNN_OK;
     for (int64_t i = 0; i < m * b; i++) out[i] = 0;
     st = cnn_huff_init(&h, len_count, maxlen, nsym, -1, table, NULL);

@@ -167,10 +167,27 @@ def ham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.nd
     return out
 
 
+def byte_stream(words: np.ndarray) -> np.ndarray:
+    """A word stream as bytes in stream order, plus 8 zero bytes of padding.
+
+    The sHAM batch-8 kernel reads this view with one unaligned 64-bit load per
+    codeword; it is a per-matrix cache, not part of the stored format.
+    """
+    _words_bits(words)
+    big = np.ascontiguousarray(words).astype(">u4" if words.dtype == np.uint32 else ">u8")
+    out = np.zeros(big.nbytes + 8, dtype=np.uint8)
+    out[: big.nbytes] = big.view(np.uint8)
+    return out
+
+
 def sham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
                 values: np.ndarray, ri: np.ndarray, cb: np.ndarray, xt: np.ndarray,
-                threads: int) -> np.ndarray:
-    """``(X @ W)^T`` for an sHAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
+                threads: int, stream: np.ndarray | None = None) -> np.ndarray:
+    """``(X @ W)^T`` for an sHAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b.
+
+    ``stream`` (optional) is :func:`byte_stream` of ``words``; the kernel then
+    takes its fast path for batches of 8.
+    """
     m = cb.size - 1
     if col_bits.size != cb.size:
         raise ValueError("col_bits and cb must both have m + 1 entries")
@@ -179,7 +196,9 @@ def sham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.n
     _check_xt(xt, n, values.dtype)
     out = _out(xt, m)
     fn = lib.cnn_sham_matmat_f32 if values.dtype == np.float32 else lib.cnn_sham_matmat_f64
-    st = fn(n, m, _vptr(words), words.size, _words_bits(words),
+    sp = ffi.NULL if stream is None else _ptr(stream, np.uint8)
+    st = fn(n, m, _vptr(words), words.size, _words_bits(words), sp,
+            0 if stream is None else stream.size,
             _ptr(col_bits, np.int64), col_bits.size, _ptr(len_count, np.uint32),
             max(len_count.size - 1, 0), _ptr(values), values.size,
             _vptr(ri), ri.itemsize, ri.size, _ptr(cb, np.int64), cb.size,

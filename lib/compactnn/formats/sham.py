@@ -48,6 +48,8 @@ class SHAM(MatrixFormat):
         self.col_bits, self.ri, self.cb = col_bits, ri, cb
         self._col_bits64 = col_bits.astype(np.int64)
         self._cb64 = cb.astype(np.int64)
+        # the stream's bytes in order, padded: read by the batch-8 kernel (a cache, not stored)
+        self._stream = _native.byte_stream(words)
 
     @classmethod
     def _from_dense(cls, W, wordbits: int = 32):
@@ -95,7 +97,8 @@ class SHAM(MatrixFormat):
     def _matmat(self, X, threads):
         xt = np.ascontiguousarray(X.T)
         out = _native.sham_matmat(self.shape[0], self.words, self._col_bits64, self.len_count,
-                                  self.values, self.ri, self._cb64, xt, threads)
+                                  self.values, self.ri, self._cb64, xt, threads,
+                                  stream=self._stream)
         return out.T
 
     @classmethod

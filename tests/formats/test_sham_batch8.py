@@ -1,0 +1,54 @@
+"""The sHAM batch-8 path (byte stream, four columns in lockstep) on valid and corrupted streams."""
+import numpy as np
+import pytest
+
+from compactnn.errors import FormatError
+from compactnn.formats import get_format
+from compactnn.formats.sham import SHAM
+
+pytestmark = pytest.mark.kernel
+
+
+def _matrix(seed, n=300, m=41, density=0.2, levels=9, skew=False):
+    rng = np.random.default_rng(seed)
+    W = np.zeros((n, m), dtype=np.float32)
+    mask = rng.random((n, m)) < density
+    p = None
+    if skew:  # long codewords: values with geometrically falling frequencies
+        p = 0.5 ** np.arange(levels)
+        p /= p.sum()
+    W[mask] = rng.choice(np.arange(1, levels + 1, dtype=np.float32) / 7, size=mask.sum(), p=p)
+    return W
+
+
+@pytest.mark.parametrize("skew", [False, True])
+@pytest.mark.parametrize("wordbits", [32, 64])
+def test_batch8_product_matches_numpy(skew, wordbits):
+    W = _matrix(1, levels=40 if skew else 9, skew=skew)
+    S = get_format("sham").from_dense(W, wordbits=wordbits)
+    X = np.random.default_rng(2).standard_normal((8, W.shape[0])).astype(np.float32)
+    ref = X.astype(np.float64) @ W
+    for threads in (1, 2, 50):
+        np.testing.assert_allclose(S.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_corrupted_stream_in_the_batch8_path_is_an_error_or_consistent():
+    W = _matrix(3)
+    S = get_format("sham").from_dense(W)
+    X = np.random.default_rng(4).standard_normal((8, W.shape[0])).astype(np.float32)
+    rng = np.random.default_rng(5)
+    errors = 0
+    for _ in range(300):
+        words = S.words.copy()
+        for _ in range(rng.integers(1, 4)):
+            i = rng.integers(words.size)
+            words[i] ^= np.uint32(1) << np.uint32(rng.integers(32))
+        T = SHAM(S.shape, S.dtype, S.values, S.len_count, words, S.col_bits, S.ri, S.cb, S._meta)
+        try:
+            Y = T.matmul(X, threads=1)
+        except FormatError:
+            errors += 1
+            continue
+        # a flip that still decodes consistently must give the product of what it decodes to
+        np.testing.assert_allclose(Y, X.astype(np.float64) @ T.to_dense(), rtol=1e-4, atol=1e-4)
+    assert errors > 0
