@@ -87,15 +87,19 @@ int cnn_huff_decode_segments(const void *words, int64_t nwords, int wordbits,
  * words[nwords]: the stream; col_bits[m+1]: bit offset of each column's start
  * (col_bits[m] = end of the last one); values[nsym]: symbol values in canonical
  * order; zero_sym: index in values of the zero symbol, or -1 if none.
+ * stream[nstream] (optional, NULL): as for sHAM, the stream's bytes in order
+ * plus 8 bytes of padding, for the batch-8 fast path.
  * Cost O(n m) decoded symbols (runs of zero codewords decoded a table at a time). */
 int cnn_ham_matmat_f32(int64_t n, int64_t m,
                        const void *words, int64_t nwords, int wordbits,
+                       const uint8_t *stream, int64_t nstream,
                        const int64_t *col_bits, int64_t ncol_bits,
                        const uint32_t *len_count, int maxlen,
                        const float *values, int64_t nsym, int64_t zero_sym,
                        const float *xt, int64_t b, float *out, int threads);
 int cnn_ham_matmat_f64(int64_t n, int64_t m,
                        const void *words, int64_t nwords, int wordbits,
+                       const uint8_t *stream, int64_t nstream,
                        const int64_t *col_bits, int64_t ncol_bits,
                        const uint32_t *len_count, int maxlen,
                        const double *values, int64_t nsym, int64_t zero_sym,

@@ -15,6 +15,8 @@ typedef struct {
     REAL *out;
     const cnn_huff *h;
     cnn_bits bits;
+    const uint8_t *stream;
+    int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
 } SFX(ham_ctx);
 
 /* One lookup in one column: a run of zero codewords and at most one other
@@ -203,6 +205,79 @@ CNN_INLINE int SFX(ham_close8)(const SFX(ham_ctx) *k, int64_t c, cnn_lane *l, in
     return CNN_OK;
 }
 
+/* b = 8 on the byte stream: four columns in lockstep, each lane's decoder
+ * state only a bit position and a row.  A round decodes one table entry per
+ * lane (a run of zeros and at most one more symbol); rounds go on while no
+ * lane meets a long codeword or its column's end, then the word reader
+ * (ham_close8) finishes the four columns. */
+CNN_INLINE int SFX(ham_quad8)(const SFX(ham_ctx) *k, int64_t c)
+{
+    const uint8_t *S = k->stream;
+    const cnn_huff *h = k->h;
+    const uint32_t *T = h->table;
+    const int SH = 64 - h->tb;
+    const REAL *V = k->values, *XT = k->xt;
+    const int64_t n = k->n, LIM = k->stream_bits;
+    int64_t p0 = k->col_bits[c], p1 = k->col_bits[c + 1], p2 = k->col_bits[c + 2], p3 = k->col_bits[c + 3];
+    int64_t r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+    SFX(hvec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+#define CNN_HQ_DEC(J)                                                         \
+    const uint32_t E##J = T[cnn_peek_be(S, p##J) >> SH];                     \
+    const int64_t end##J = r##J + CNN_E_RUN(E##J) + CNN_E_HAS(E##J);
+#define CNN_HQ_APPLY(J)                                                       \
+    p##J += CNN_E_BITS(E##J);                                                 \
+    r##J += CNN_E_RUN(E##J);                                                  \
+    if (CNN_E_HAS(E##J)) {                                                    \
+        SFX(hvec8) xx_;                                                       \
+        __builtin_memcpy(&xx_, XT + r##J * 8, sizeof xx_);                    \
+        a##J += V[CNN_E_SYM(E##J)] * xx_;                                     \
+        r##J++;                                                               \
+    }
+    for (;;) {
+        /* positions are checked before each round, so every peek is in bounds */
+        if (CNN_UNLIKELY((p0 > LIM) | (p1 > LIM) | (p2 > LIM) | (p3 > LIM))) return CNN_ERR_CORRUPT;
+        CNN_HQ_DEC(0)
+        CNN_HQ_DEC(1)
+        CNN_HQ_DEC(2)
+        CNN_HQ_DEC(3)
+        if (CNN_UNLIKELY(!E0 | !E1 | !E2 | !E3 | (end0 >= n) | (end1 >= n) | (end2 >= n) | (end3 >= n)))
+            break; /* a long codeword or a column's last entries: finish carefully */
+        CNN_HQ_APPLY(0)
+        CNN_HQ_APPLY(1)
+        CNN_HQ_APPLY(2)
+        CNN_HQ_APPLY(3)
+    }
+#undef CNN_HQ_DEC
+#undef CNN_HQ_APPLY
+    int64_t ps[4] = {p0, p1, p2, p3}, rs[4] = {r0, r1, r2, r3};
+    SFX(hvec8) as[4] = {a0, a1, a2, a3};
+    for (int j = 0; j < 4; j++) {
+        cnn_lane l;
+        cnn_lane_seek(&k->bits, &l, ps[j]);
+        int st = SFX(ham_close8)(k, c + j, &l, &rs[j], &as[j]);
+        if (st) return st;
+    }
+    return CNN_OK;
+}
+
+CNN_INLINE int SFX(ham_span8_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
+{
+    int64_t c = c0;
+    for (; c + 4 <= c1; c += 4) {
+        int st = SFX(ham_quad8)(k, c);
+        if (st) return st;
+    }
+    for (; c < c1; c++) {
+        cnn_lane l;
+        int64_t r = 0;
+        SFX(hvec8) a = {0};
+        cnn_lane_seek(&k->bits, &l, k->col_bits[c]);
+        int st = SFX(ham_close8)(k, c, &l, &r, &a);
+        if (st) return st;
+    }
+    return CNN_OK;
+}
+
 /* b = 8: two lanes (their state stays in registers), a lane whose column is
  * complete taking the next one at once. */
 CNN_INLINE int SFX(ham_span8)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
@@ -250,7 +325,7 @@ drain:
 #undef CNN_HAM8_ROTATE
     return CNN_OK;
 }
-#define CNN_HAM_SPAN8 SFX(ham_span8)(k, c0, c1)
+#define CNN_HAM_SPAN8 (k->stream ? SFX(ham_span8_fast)(k, c0, c1) : SFX(ham_span8)(k, c0, c1))
 #else
 #define CNN_HAM_SPAN8 SFX(ham_span)(k, c0, c1, 8)
 #endif
@@ -266,6 +341,7 @@ static int SFX(ham_range)(void *vctx, int64_t c0, int64_t c1)
 
 int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
                         const void *words, int64_t nwords, int wordbits,
+                        const uint8_t *stream, int64_t nstream,
                         const int64_t *col_bits, int64_t ncol_bits,
                         const uint32_t *len_count, int maxlen,
                         const REAL *values, int64_t nsym, int64_t zero_sym,
@@ -281,6 +357,10 @@ int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
     if (st) return st;
     st = cnn_check_offsets(col_bits, ncol_bits, 32 * k.bits.nchunks);
     if (st) return st;
+    /* the byte stream is optional; when given it is the words' bytes plus 8 of padding */
+    if (stream != NULL && nstream != 4 * k.bits.nchunks + 8) return CNN_ERR_ARG;
+    k.stream = stream;
+    k.stream_bits = stream != NULL ? 8 * (nstream - 8) : 0;
     if (m == 0 || b == 0) return CNN_OK;
     for (int64_t i = 0; i < m * b; i++) out[i] = 0;
     if (n == 0) return CNN_OK;

@@ -153,13 +153,19 @@ def huff_decode_segments(words: np.ndarray, len_count: np.ndarray, nsym: int,
 
 
 def ham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
-               values: np.ndarray, zero_sym: int, xt: np.ndarray, threads: int) -> np.ndarray:
-    """``(X @ W)^T`` for a HAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
+               values: np.ndarray, zero_sym: int, xt: np.ndarray, threads: int,
+               stream: np.ndarray | None = None) -> np.ndarray:
+    """``(X @ W)^T`` for a HAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b.
+
+    ``stream`` (optional) is :func:`byte_stream` of ``words`` (batch-8 fast path).
+    """
     m = col_bits.size - 1
     _check_xt(xt, n, values.dtype)
     out = _out(xt, m)
     fn = lib.cnn_ham_matmat_f32 if values.dtype == np.float32 else lib.cnn_ham_matmat_f64
     st = fn(n, m, _vptr(words), words.size, _words_bits(words),
+            ffi.NULL if stream is None else _ptr(stream, np.uint8),
+            0 if stream is None else stream.size,
             _ptr(col_bits, np.int64), col_bits.size, _ptr(len_count, np.uint32),
             max(len_count.size - 1, 0), _ptr(values), values.size, int(zero_sym),
             _ptr(xt), xt.shape[1], _ptr(out), _threads(threads))

@@ -40,6 +40,8 @@ class HAM(MatrixFormat):
         self.col_bits = col_bits
         self._col_bits64 = col_bits.astype(np.int64)
         self._zero_sym = _coding.zero_symbol(values)
+        # the stream's bytes in order, padded: read by the batch-8 kernel (a cache, not stored)
+        self._stream = _native.byte_stream(words)
 
     @classmethod
     def _from_dense(cls, W, wordbits: int = 32):
@@ -80,7 +82,7 @@ class HAM(MatrixFormat):
     def _matmat(self, X, threads):
         xt = np.ascontiguousarray(X.T)
         out = _native.ham_matmat(self.shape[0], self.words, self._col_bits64, self.len_count,
-                                 self.values, self._zero_sym, xt, threads)
+                                 self.values, self._zero_sym, xt, threads, stream=self._stream)
         return out.T
 
     @classmethod

@@ -1,4 +1,4 @@
-"""The sHAM batch-8 path (byte stream, four columns in lockstep) on valid and corrupted streams."""
+"""The HAM and sHAM batch-8 paths (byte stream, four columns in lockstep) on valid and corrupted streams."""
 import numpy as np
 import pytest
 
@@ -50,5 +50,39 @@ def test_corrupted_stream_in_the_batch8_path_is_an_error_or_consistent():
             errors += 1
             continue
         # a flip that still decodes consistently must give the product of what it decodes to
+        np.testing.assert_allclose(Y, X.astype(np.float64) @ T.to_dense(), rtol=1e-4, atol=1e-4)
+    assert errors > 0
+
+
+@pytest.mark.parametrize("density", [1.0, 0.3, 0.02])
+@pytest.mark.parametrize("wordbits", [32, 64])
+def test_ham_batch8_product_matches_numpy(density, wordbits):
+    W = _matrix(6, n=257, m=23, density=density, levels=40, skew=True)
+    H = get_format("ham").from_dense(W, wordbits=wordbits)
+    X = np.random.default_rng(7).standard_normal((8, W.shape[0])).astype(np.float32)
+    ref = X.astype(np.float64) @ W
+    for threads in (1, 2, 50):
+        np.testing.assert_allclose(H.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_corrupted_ham_stream_in_the_batch8_path_is_an_error_or_consistent():
+    from compactnn.formats.ham import HAM
+
+    W = _matrix(8, density=0.3)
+    H = get_format("ham").from_dense(W)
+    X = np.random.default_rng(9).standard_normal((8, W.shape[0])).astype(np.float32)
+    rng = np.random.default_rng(10)
+    errors = 0
+    for _ in range(300):
+        words = H.words.copy()
+        for _ in range(rng.integers(1, 4)):
+            i = rng.integers(words.size)
+            words[i] ^= np.uint32(1) << np.uint32(rng.integers(32))
+        T = HAM(H.shape, H.dtype, H.values, H.len_count, words, H.col_bits, H._meta)
+        try:
+            Y = T.matmul(X, threads=1)
+        except FormatError:
+            errors += 1
+            continue
         np.testing.assert_allclose(Y, X.astype(np.float64) @ T.to_dense(), rtol=1e-4, atol=1e-4)
     assert errors > 0
