@@ -19,10 +19,10 @@ typedef struct {
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
 } SFX(ham_ctx);
 
-/* One lookup in one column: a run of zero codewords and at most one other
- * symbol, whose value times the row of X^T is added to the accumulators. */
-CNN_INLINE int SFX(ham_step)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, REAL *restrict acc,
-                             const int64_t B)
+/* One lookup in one column: skip a run of zero codewords and decode at most
+ * one other symbol.  Returns a status; *sym is set (and *row points at its
+ * row) when a non-zero symbol was decoded, else *sym = UINT32_MAX. */
+CNN_INLINE int SFX(ham_decode)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, uint32_t *sym)
 {
     const cnn_huff *h = k->h;
     const int64_t n = k->n;
@@ -32,8 +32,8 @@ CNN_INLINE int SFX(ham_step)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, R
         l->next++;
     }
     const uint32_t e = h->table[l->buf >> (64 - h->tb)];
-    uint32_t sym;
     int nb;
+    *sym = UINT32_MAX;
     if (CNN_LIKELY(e)) {
         int64_t run = CNN_E_RUN(e);
         int has = CNN_E_HAS(e);
@@ -47,18 +47,26 @@ CNN_INLINE int SFX(ham_step)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, R
         l->buf <<= nb;
         l->cnt -= nb;
         *row += run;
-        if (!has) return CNN_OK;
-        sym = CNN_E_SYM(e);
-    } else {
-        int st = cnn_huff_slow_v(h, l->buf, l->cnt, &sym, &nb);
-        if (st) return st;
-        l->buf = nb >= 64 ? 0 : l->buf << nb;
-        l->cnt -= nb;
-        if ((int64_t)sym == h->zero_sym) {
-            (*row)++;
-            return CNN_OK;
-        }
+        if (has) *sym = CNN_E_SYM(e);
+        return CNN_OK;
     }
+    uint32_t s;
+    int st = cnn_huff_slow_v(h, l->buf, l->cnt, &s, &nb);
+    if (st) return st;
+    l->buf = nb >= 64 ? 0 : l->buf << nb;
+    l->cnt -= nb;
+    if ((int64_t)s == h->zero_sym) (*row)++;
+    else *sym = s;
+    return CNN_OK;
+}
+
+/* ham_decode, then the decoded value times the row of X^T into the accumulators. */
+CNN_INLINE int SFX(ham_step)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, REAL *restrict acc,
+                             const int64_t B)
+{
+    uint32_t sym;
+    int st = SFX(ham_decode)(k, l, row, &sym);
+    if (st || sym == UINT32_MAX) return st;
     const REAL v = k->values[sym];
     const REAL *restrict x = k->xt + *row * B;
     for (int64_t t = 0; t < B; t++) acc[t] += v * x[t];
@@ -151,41 +159,9 @@ typedef REAL SFX(hvec8) __attribute__((vector_size(8 * sizeof(REAL))));
 /* b = 8: as ham_step, with the column's eight sums in one vector variable. */
 CNN_INLINE int SFX(ham_step8)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, SFX(hvec8) *acc)
 {
-    const cnn_huff *h = k->h;
-    const int64_t n = k->n;
-    if (l->cnt <= 32 && l->next < k->bits.nchunks) {
-        l->buf |= (uint64_t)k->bits.w[l->next ^ k->bits.swap] << (32 - l->cnt);
-        l->cnt += 32;
-        l->next++;
-    }
-    const uint32_t e = h->table[l->buf >> (64 - h->tb)];
     uint32_t sym;
-    int nb;
-    if (CNN_LIKELY(e)) {
-        int64_t run = CNN_E_RUN(e);
-        int has = CNN_E_HAS(e);
-        nb = CNN_E_BITS(e);
-        if (CNN_UNLIKELY(*row + run + has > n)) { /* the run crosses the column end */
-            run = n - *row;
-            has = 0;
-            nb = (int)run * h->len0;
-        }
-        if (CNN_UNLIKELY(nb > l->cnt)) return CNN_ERR_CORRUPT;
-        l->buf <<= nb;
-        l->cnt -= nb;
-        *row += run;
-        if (!has) return CNN_OK;
-        sym = CNN_E_SYM(e);
-    } else {
-        int st = cnn_huff_slow_v(h, l->buf, l->cnt, &sym, &nb);
-        if (st) return st;
-        l->buf = nb >= 64 ? 0 : l->buf << nb;
-        l->cnt -= nb;
-        if ((int64_t)sym == h->zero_sym) {
-            (*row)++;
-            return CNN_OK;
-        }
-    }
+    int st = SFX(ham_decode)(k, l, row, &sym);
+    if (st || sym == UINT32_MAX) return st;
     SFX(hvec8) x;
     __builtin_memcpy(&x, k->xt + *row * 8, sizeof x);
     *acc += k->values[sym] * x;
