@@ -78,6 +78,8 @@ class Quantizer:
     seed: object = 0
 
     name: ClassVar[str] = ""
+    #: Levels are cluster means (CWS, ECSQ): clipped to the data's range after fitting.
+    levels_are_means: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         check_k(self.k)
@@ -124,6 +126,10 @@ class Quantizer:
         x = np.concatenate(parts) if len(parts) > 1 else parts[0]
         if x.size:
             levels, idx = self._fit_flat(x, np.random.default_rng(self.seed))
+            if self.levels_are_means:
+                # Means computed from prefix sums can land a rounding error outside the
+                # data's range; levels stay within it (finalize merges levels made equal).
+                levels = np.clip(levels, float(x.min()), float(x.max()))
             codebook, idx = finalize(levels, np.asarray(idx), dtype)
         else:  # every weight pruned
             codebook, idx = np.zeros(0, dtype=dtype), np.zeros(0, dtype=np.int32)

@@ -120,6 +120,7 @@ class CWS(Quantizer):
     init_samples: int = 1 << 16
 
     name = "cws"
+    levels_are_means = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

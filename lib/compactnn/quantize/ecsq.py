@@ -177,6 +177,7 @@ class ECSQ(Quantizer):
     start_factor: int = 3
 
     name = "ecsq"
+    levels_are_means = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
