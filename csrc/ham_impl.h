@@ -254,56 +254,9 @@ CNN_INLINE int SFX(ham_span8_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1
     return CNN_OK;
 }
 
-/* b = 8: two lanes (their state stays in registers), a lane whose column is
- * complete taking the next one at once. */
-CNN_INLINE int SFX(ham_span8)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
-{
-    cnn_lane l0 = {0, 0, 0}, l1 = {0, 0, 0};
-    int64_t r0 = 0, r1 = 0, k0 = -1, k1 = -1;
-    SFX(hvec8) a0 = {0}, a1 = {0};
-    const int64_t n = k->n;
-    int64_t nc = c0;
-    int st = CNN_OK;
-#define CNN_HAM8_OPEN(J)                                                      \
-    do {                                                                      \
-        k##J = nc++;                                                          \
-        cnn_lane_seek(&k->bits, &l##J, k->col_bits[k##J]);                    \
-        r##J = 0;                                                             \
-        a##J = (SFX(hvec8)){0};                                               \
-    } while (0)
-#define CNN_HAM8_ROTATE(J)                                                    \
-    while (r##J >= n) {                                                       \
-        st = SFX(ham_close8)(k, k##J, &l##J, &r##J, &a##J);                   \
-        k##J = -1;                                                            \
-        if (st || nc >= c1) goto drain;                                       \
-        CNN_HAM8_OPEN(J);                                                     \
-    }
-    if (c1 - c0 >= 2) {
-        CNN_HAM8_OPEN(0);
-        CNN_HAM8_OPEN(1);
-        for (;;) {
-            CNN_HAM8_ROTATE(0)
-            CNN_HAM8_ROTATE(1)
-            st = SFX(ham_step8)(k, &l0, &r0, &a0);
-            st |= SFX(ham_step8)(k, &l1, &r1, &a1);
-            if (CNN_UNLIKELY(st)) return CNN_ERR_CORRUPT;
-        }
-    }
-drain:
-    if (st) return st;
-    if (k0 >= 0 && (st = SFX(ham_close8)(k, k0, &l0, &r0, &a0))) return st;
-    if (k1 >= 0 && (st = SFX(ham_close8)(k, k1, &l1, &r1, &a1))) return st;
-    while (nc < c1) {
-        CNN_HAM8_OPEN(0);
-        if ((st = SFX(ham_close8)(k, k0, &l0, &r0, &a0))) return st;
-    }
-#undef CNN_HAM8_OPEN
-#undef CNN_HAM8_ROTATE
-    return CNN_OK;
-}
-#define CNN_HAM_SPAN8 (k->stream ? SFX(ham_span8_fast)(k, c0, c1) : SFX(ham_span8)(k, c0, c1))
+#define CNN_HAM_SPAN8 SFX(ham_span8_fast)(k, c0, c1)
 #else
-#define CNN_HAM_SPAN8 SFX(ham_span)(k, c0, c1, 8)
+#define CNN_HAM_SPAN8 SFX(ham_span)(k, c0, c1, b)
 #endif
 
 static int SFX(ham_range)(void *vctx, int64_t c0, int64_t c1)
@@ -311,7 +264,8 @@ static int SFX(ham_range)(void *vctx, int64_t c0, int64_t c1)
     const SFX(ham_ctx) *k = (const SFX(ham_ctx) *)vctx;
     const int64_t b = k->b;
     if (b == 1) return SFX(ham_span)(k, c0, c1, 1);
-    if (b == 8) return CNN_HAM_SPAN8;
+    /* b = 8 with the byte stream: the lockstep path; otherwise the generic lanes */
+    if (b == 8 && k->stream) return CNN_HAM_SPAN8;
     return SFX(ham_span)(k, c0, c1, b);
 }
 

@@ -132,9 +132,8 @@ drain:
 #if defined(__GNUC__)
 typedef REAL SFX(vec8) __attribute__((vector_size(8 * sizeof(REAL))));
 
-/* b = 8, the common batch: the eight sums of a column in one vector variable
- * (GCC/Clang vector extension), and two lanes rather than four, which leaves
- * the lane state in registers (measured faster than four on x86-64). */
+/* b = 8 on the word reader (the columns the lockstep path leaves over): the
+ * eight sums of a column in one vector variable (GCC/Clang vector extension). */
 CNN_INLINE int SFX(sham_step8)(const SFX(sham_ctx) *k, cnn_lane *l, int64_t *p, SFX(vec8) *acc,
                                const int ri_bytes)
 {
@@ -254,60 +253,21 @@ CNN_INLINE int SFX(sham_span8_fast)(const SFX(sham_ctx) *k, int64_t c0, int64_t 
     return CNN_OK;
 }
 
-CNN_INLINE int SFX(sham_span8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
-{
-    cnn_lane l0 = {0, 0, 0}, l1 = {0, 0, 0};
-    int64_t p0 = 0, p1 = 0, e0 = 0, e1 = 0;
-    int64_t k0 = -1, k1 = -1;
-    SFX(vec8) a0 = {0}, a1 = {0};
-    int64_t nc = c0;
-    int st = CNN_OK;
-#define CNN_SHAM8_OPEN(J)                                                     \
-    do {                                                                      \
-        k##J = nc++;                                                          \
-        cnn_lane_seek(&k->bits, &l##J, k->col_bits[k##J]);                    \
-        p##J = k->cb[k##J];                                                   \
-        e##J = k->cb[k##J + 1];                                               \
-        a##J = (SFX(vec8)){0};                                                \
-    } while (0)
-#define CNN_SHAM8_ROTATE(J)                                                   \
-    while (p##J == e##J) {                                                    \
-        st = SFX(sham_close8)(k, k##J, &l##J, &p##J, e##J, &a##J, ri_bytes);  \
-        k##J = -1;                                                            \
-        if (st || nc >= c1) goto drain;                                       \
-        CNN_SHAM8_OPEN(J);                                                    \
-    }
-    if (c1 - c0 >= 2) {
-        CNN_SHAM8_OPEN(0);
-        CNN_SHAM8_OPEN(1);
-        for (;;) {
-            CNN_SHAM8_ROTATE(0)
-            CNN_SHAM8_ROTATE(1)
-            st = SFX(sham_step8)(k, &l0, &p0, &a0, ri_bytes);
-            st |= SFX(sham_step8)(k, &l1, &p1, &a1, ri_bytes);
-            if (CNN_UNLIKELY(st)) return CNN_ERR_CORRUPT;
-        }
-    }
-drain:
-    if (st) return st;
-    if (k0 >= 0 && (st = SFX(sham_close8)(k, k0, &l0, &p0, e0, &a0, ri_bytes))) return st;
-    if (k1 >= 0 && (st = SFX(sham_close8)(k, k1, &l1, &p1, e1, &a1, ri_bytes))) return st;
-    while (nc < c1) {
-        CNN_SHAM8_OPEN(0);
-        if ((st = SFX(sham_close8)(k, k0, &l0, &p0, e0, &a0, ri_bytes))) return st;
-    }
-#undef CNN_SHAM8_OPEN
-#undef CNN_SHAM8_ROTATE
-    return CNN_OK;
-}
-#define CNN_SHAM_SPAN8(RB) (k->stream ? SFX(sham_span8_fast)(k, c0, c1, RB) : SFX(sham_span8)(k, c0, c1, RB))
+#define CNN_SHAM_FAST8 1
 #else
-#define CNN_SHAM_SPAN8(RB) SFX(sham_span)(k, c0, c1, 8, RB)
+#define CNN_SHAM_FAST8 0
 #endif
 
+/* b = 8 with the byte stream takes the lockstep path; every other case (and b = 8
+ * without a stream) the generic lanes, with b as a run-time value. */
+#if CNN_SHAM_FAST8
+#define CNN_SHAM_SPAN_FAST8(RB) SFX(sham_span8_fast)(k, c0, c1, RB)
+#else
+#define CNN_SHAM_SPAN_FAST8(RB) SFX(sham_span)(k, c0, c1, b, RB)
+#endif
 #define CNN_SHAM_DISPATCH_B(RB)                                               \
     (b == 1 ? SFX(sham_span)(k, c0, c1, 1, RB)                               \
-     : b == 8 ? CNN_SHAM_SPAN8(RB)                                            \
+     : b == 8 && k->stream ? CNN_SHAM_SPAN_FAST8(RB)                          \
      : SFX(sham_span)(k, c0, c1, b, RB))
 
 static int SFX(sham_range)(void *vctx, int64_t c0, int64_t c1)
@@ -321,6 +281,8 @@ static int SFX(sham_range)(void *vctx, int64_t c0, int64_t c1)
     }
 }
 #undef CNN_SHAM_DISPATCH_B
+#undef CNN_SHAM_SPAN_FAST8
+#undef CNN_SHAM_FAST8
 
 int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
                          const void *words, int64_t nwords, int wordbits,
