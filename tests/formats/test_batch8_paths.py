@@ -86,3 +86,21 @@ def test_corrupted_ham_stream_in_the_batch8_path_is_an_error_or_consistent():
             continue
         np.testing.assert_allclose(Y, X.astype(np.float64) @ T.to_dense(), rtol=1e-4, atol=1e-4)
     assert errors > 0
+
+
+def test_batch8_without_a_byte_stream_takes_the_generic_path():
+    from compactnn import _native
+
+    W = _matrix(11, n=300, m=41, density=0.3)
+    X = np.random.default_rng(12).standard_normal((8, W.shape[0])).astype(np.float32)
+    xt = np.ascontiguousarray(X.T)
+    ref = X.astype(np.float64) @ W
+    S = get_format("sham").from_dense(W)
+    H = get_format("ham").from_dense(W)
+    for threads in (1, 2):
+        out = _native.sham_matmat(300, S.words, S._col_bits64, S.len_count, S.values, S.ri,
+                                  S._cb64, xt, threads)
+        np.testing.assert_allclose(out.T, ref, rtol=1e-4, atol=1e-4)
+        out = _native.ham_matmat(300, H.words, H._col_bits64, H.len_count, H.values,
+                                 H._zero_sym, xt, threads)
+        np.testing.assert_allclose(out.T, ref, rtol=1e-4, atol=1e-4)
