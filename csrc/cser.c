@@ -3,14 +3,5 @@
 
 #include "internal.h"
 
-#define REAL float
-#define SFX(name) name##_f32
-#include "cser_impl.h"
-#undef REAL
-#undef SFX
-
-#define REAL double
-#define SFX(name) name##_f64
-#include "cser_impl.h"
-#undef REAL
-#undef SFX
+#define CNN_TEMPLATE "cser_impl.h"
+#include "instantiate.h"

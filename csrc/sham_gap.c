@@ -119,14 +119,5 @@ int cnn_sham_gap_decode(int64_t n, int64_t m, int64_t group,
     return st;
 }
 
-#define REAL float
-#define SFX(name) name##_f32
-#include "sham_gap_impl.h"
-#undef REAL
-#undef SFX
-
-#define REAL double
-#define SFX(name) name##_f64
-#include "sham_gap_impl.h"
-#undef REAL
-#undef SFX
+#define CNN_TEMPLATE "sham_gap_impl.h"
+#include "instantiate.h"
