@@ -99,3 +99,17 @@ def test_dataset_rejects_inputs_and_targets_of_different_lengths():
         Dataset("t", x, np.zeros(2, np.int64), x, np.zeros(3, np.int64), "classification", 2, (1, 2, 2))
     with pytest.raises(ValueError, match="task"):
         Dataset("t", x, np.zeros(3), x, np.zeros(3), "ranking", None, (1, 2, 2))
+
+
+def test_holdout_splits_the_training_set_stratified_and_by_fraction():
+    import numpy as np
+
+    from compactnn.data import get_dataset
+
+    ds = get_dataset("mnist5k")
+    (xt, yt), (xv, yv) = ds.holdout(0.1, seed=0)
+    assert len(yv) == 400 and len(yt) == 3600 and len(xt) == 3600 and len(xv) == 400
+    assert np.all(np.bincount(yv, minlength=10) == 40)
+    again = ds.holdout(0.1, seed=0)[1][1]
+    assert np.array_equal(again, yv)
+    assert ds.holdout(0.0)[1] is None

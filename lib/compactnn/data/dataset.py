@@ -81,6 +81,27 @@ class Dataset:
                        x_test=_take(self.x_test, te), y_test=self.y_test[te],
                        meta={**self.meta, "head": (n_train, n_test)})
 
+    def holdout(self, fraction: float, seed: int = 0):
+        """Split ``fraction`` of the training set off as validation data.
+
+        Stratified for classification, a seeded permutation for regression.
+
+        Returns
+        -------
+        ((x, y), (x, y) or None)
+            Training and validation data; ``None`` when ``fraction`` rounds to no sample.
+        """
+        n_val = int(round(fraction * self.n_train))
+        if n_val == 0:
+            return (self.x_train, self.y_train), None
+        if self.task == "classification":
+            train, val = stratified_split(self.y_train, n_val, seed)
+        else:
+            perm = np.random.default_rng(seed).permutation(self.n_train)
+            train, val = perm[n_val:], perm[:n_val]
+        return ((_take(self.x_train, train), self.y_train[train]),
+                (_take(self.x_train, val), self.y_train[val]))
+
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, {self.task}, train={self.n_train} x {_describe(self.x_train)}, "
                 f"test={self.n_test}, num_classes={self.num_classes}, input_shape={self.input_shape})")

@@ -78,26 +78,9 @@ def grid(methods: Sequence[str], ps: Sequence[float], ks: Sequence[int], **commo
 
 
 def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float) + "\n")
-    os.replace(tmp, path)
+    from ..report.tables import write_text_atomic
 
-
-def _split(ds, fraction: float, seed: int):
-    from ..data import stratified_split
-
-    n_val = int(round(fraction * ds.n_train))
-    if ds.task == "classification" and n_val:
-        tr, va = stratified_split(ds.y_train, n_val, seed)
-    else:
-        perm = np.random.default_rng(seed).permutation(ds.n_train)
-        tr, va = perm[n_val:], perm[:n_val]
-
-    def take(idx):
-        x = tuple(a[idx] for a in ds.x_train) if isinstance(ds.x_train, tuple) else ds.x_train[idx]
-        return x, ds.y_train[idx]
-
-    return take(tr), (take(va) if n_val else None)
+    write_text_atomic(path, json.dumps(obj, indent=1, default=float) + "\n")
 
 
 def baseline(recipe_name: str, root: str | os.PathLike = "results/compress", seed: int = 0,
@@ -114,7 +97,7 @@ def baseline(recipe_name: str, root: str | os.PathLike = "results/compress", see
     folder.mkdir(parents=True, exist_ok=True)
     recipe = get_recipe(recipe_name)
     ds = get_dataset(recipe.data)
-    train, val = _split(ds, recipe.val_fraction, seed)
+    train, val = ds.holdout(recipe.val_fraction, seed)
     kwargs = {**model_kwargs(recipe.net, ds), **recipe.model}
     torch.manual_seed(seed)
     model = get_model(recipe.net, **kwargs)
@@ -151,27 +134,19 @@ def layer_bytes(W: np.ndarray, formats: Iterable[str]) -> dict[str, int]:
 
 
 def _time_ratio(W: np.ndarray, formats: Iterable[str], batch: int = 8, repeat: int = 5) -> dict[str, float]:
+    """Best time of ``X @ W`` in each format over NumPy dense, same ``X``."""
+    from .. import timing
     from ..formats import get_format
 
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((batch, W.shape[0])).astype(np.float32)
-
-    def best(f):
-        ts = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            f()
-            ts.append(time.perf_counter() - t0)
-        return min(ts)
-
-    t_dense = best(lambda: X @ W)
+    X = np.random.default_rng(0).standard_normal((batch, W.shape[0])).astype(np.float32)
+    t_dense = timing.time_call(lambda: X @ W, repeat=repeat).best
     out = {}
     for name in formats:
         try:
             M = get_format(name).from_dense(W)
         except Exception:
             continue
-        out[name] = best(lambda: X @ M) / t_dense
+        out[name] = timing.time_call(lambda: X @ M, repeat=repeat).best / t_dense
     return out
 
 
@@ -192,7 +167,7 @@ def run_config(cfg: CompressConfig, root: str | os.PathLike = "results/compress"
     base_metrics = json.loads((base / "metrics.json").read_text())
     recipe = get_recipe(cfg.recipe)
     ds = get_dataset(recipe.data)
-    train, val = _split(ds, recipe.val_fraction, cfg.seed)
+    train, val = ds.holdout(recipe.val_fraction, cfg.seed)
     test = (ds.x_test, ds.y_test)
     formats = sorted(FORMATS) if formats is None else list(formats)
 

@@ -43,29 +43,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _holdout(ds, fraction: float, seed: int):
-    """Split ``fraction`` of the training set off as validation data."""
-    import numpy as np
-
-    from ..data import stratified_split
-
-    n = ds.n_train
-    n_val = int(round(fraction * n))
-    if n_val == 0:
-        return (ds.x_train, ds.y_train), None
-    if ds.task == "classification":
-        train, val = stratified_split(ds.y_train, n_val, seed)
-    else:
-        perm = np.random.default_rng(seed).permutation(n)
-        train, val = perm[n_val:], perm[:n_val]
-
-    def take(idx):
-        x = tuple(a[idx] for a in ds.x_train) if isinstance(ds.x_train, tuple) else ds.x_train[idx]
-        return x, ds.y_train[idx]
-
-    return take(train), take(val)
-
-
 def _write_atomic(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
@@ -94,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     ds = get_dataset(recipe.data, root=args.data_root, download=args.download)
-    train, val = _holdout(ds, recipe.val_fraction, args.seed)
+    train, val = ds.holdout(recipe.val_fraction, args.seed)
     kwargs = {**model_kwargs(recipe.net, ds), **recipe.model}
     torch.manual_seed(args.seed)
     model = get_model(recipe.net, **kwargs)
