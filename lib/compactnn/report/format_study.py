@@ -444,13 +444,18 @@ def plot_space(df: pd.DataFrame, out_dir=None, stem: str = "space") -> list:
                 if j == 0:
                     ax_psi.set_ylabel("psi (bytes / dense float32 bytes)")
                     ax_bits.set_ylabel("bits per nonzero")
-            handles, labels = axes[0, 0].get_legend_handles_labels()
-            fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-            fig.tight_layout()
-            if out_dir is not None:
-                save_figure(fig, out_dir, f"{stem}_{n}x{m}")
+            _finish_figure(fig, axes, out_dir, f"{stem}_{n}x{m}")
         figs.append(fig)
     return figs
+
+
+def _finish_figure(fig, axes, out_dir, name: str) -> None:
+    """One legend (the first panel's) beside the panels; saved when ``out_dir`` is given."""
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.tight_layout()
+    if out_dir is not None:
+        save_figure(fig, out_dir, name)
 
 
 def plot_time(df: pd.DataFrame, out_dir=None, stem: str = "time", k: int | None = None) -> list:
@@ -488,11 +493,7 @@ def plot_time(df: pd.DataFrame, out_dir=None, stem: str = "time", k: int | None 
                         ax.set_xlabel("density s")
                     if j == 0:
                         ax.set_ylabel("time / NumPy dense (1 thread)")
-            handles, labels = axes[0, 0].get_legend_handles_labels()
-            fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-            fig.tight_layout()
-            if out_dir is not None:
-                save_figure(fig, out_dir, f"{stem}_{n}x{m}")
+            _finish_figure(fig, axes, out_dir, f"{stem}_{n}x{m}")
         figs.append(fig)
     return figs
 
