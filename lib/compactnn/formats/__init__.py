@@ -16,4 +16,5 @@ from .cer import CER, CSER
 load = MatrixFormat.load
 
 __all__ = ["MatrixFormat", "FORMATS", "BREAKDOWN_KEYS", "get_format", "register", "check_weights",
-           "default_threads", "load", "Dense", "CSR", "CSC", "COO", "IM", "HAM", "SHAM"]
+           "default_threads", "load", "Dense", "CSR", "CSC", "COO", "IM", "HAM", "SHAM", "SHAMGap",
+           "CER", "CSER"]

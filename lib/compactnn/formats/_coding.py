@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _native, huffman
-from .base import require
+from .base import expect_array, require
 
 _UINT_OF = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 
@@ -99,3 +99,21 @@ def zero_count(values: np.ndarray, counts: np.ndarray) -> int:
 
 def wordbits_of(words: np.ndarray) -> int:
     return 32 if words.dtype == np.uint32 else 64
+
+
+def expect_stream(arrays: dict, dtype, meta: dict, m: int):
+    """The Huffman-stream arrays of a stored HAM or sHAM matrix, checked.
+
+    Returns ``(values, len_count, words, col_bits, col_bits as int64)`` after checking
+    dtypes, finite values, the code description, the word size against the header
+    and the ``m + 1`` column offsets against the stream length.
+    """
+    values = expect_array(arrays, "values", dtype)
+    len_count = expect_array(arrays, "len_count", np.uint32)
+    words = expect_array(arrays, "words", (np.uint32, np.uint64))
+    col_bits = expect_array(arrays, "col_bits", (np.uint32, np.uint64))
+    check_values(values)
+    check_code(len_count, values.size)
+    require(meta.get("wordbits") == wordbits_of(words), "word size mismatch")
+    off = check_offsets(col_bits, m, words.size * wordbits_of(words), "col_bits")
+    return values, len_count, words, col_bits, off

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import _native
 from . import _coding
-from .base import MatrixFormat, expect_array, register, require
+from .base import MatrixFormat, register, require
 
 
 @register
@@ -88,15 +88,8 @@ class HAM(MatrixFormat):
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):
         n, m = shape
-        values = expect_array(arrays, "values", dtype)
-        len_count = expect_array(arrays, "len_count", np.uint32)
-        words = expect_array(arrays, "words", (np.uint32, np.uint64))
-        col_bits = expect_array(arrays, "col_bits", (np.uint32, np.uint64))
-        _coding.check_values(values)
-        _coding.check_code(len_count, values.size)
+        values, len_count, words, col_bits, off = _coding.expect_stream(arrays, dtype, meta, m)
         require(values.size >= 1, "HAM matrix without symbols")
-        require(meta.get("wordbits") == _coding.wordbits_of(words), "word size mismatch")
-        off = _coding.check_offsets(col_bits, m, words.size * _coding.wordbits_of(words), "col_bits")
         # every codeword has at least one bit: a column shorter than n bits cannot hold n entries
         require(m == 0 or int(np.diff(off).min()) >= n, "a column's bit length cannot hold n entries")
         nnz = meta.get("nnz")

@@ -104,17 +104,10 @@ class SHAM(MatrixFormat):
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):
         n, m = shape
-        values = expect_array(arrays, "values", dtype)
-        len_count = expect_array(arrays, "len_count", np.uint32)
-        words = expect_array(arrays, "words", (np.uint32, np.uint64))
-        col_bits = expect_array(arrays, "col_bits", (np.uint32, np.uint64))
+        values, len_count, words, col_bits, _ = _coding.expect_stream(arrays, dtype, meta, m)
         ri = expect_array(arrays, "ri", (np.uint8, np.uint16, np.uint32))
         cb = expect_array(arrays, "cb", (np.uint32, np.uint64))
-        _coding.check_values(values)
         require(bool(np.all(values != 0)), "sHAM codebook contains zero")
-        _coding.check_code(len_count, values.size)
-        require(meta.get("wordbits") == _coding.wordbits_of(words), "word size mismatch")
-        _coding.check_offsets(col_bits, m, words.size * _coding.wordbits_of(words), "col_bits")
         cb64 = _coding.check_offsets(cb, m, ri.size, "cb")
         require(int(cb64[-1]) == ri.size, "column pointers do not cover the row indices")
         require(ri.size == 0 or int(ri.max()) < n, "row index out of range")
