@@ -7,6 +7,11 @@
  * col_bits[c+1] is reported as corrupt.
  */
 
+/* Rows a run-table lookup must cover on average for the four-lane run path
+ * (ham_quad8) to beat the eight-lane one-row path (ham_oct8) at b = 8; about
+ * 10% density.  Measured on 512 x 4096 and 4096 x 4096 matrices. */
+#define CNN_HAM_RUN_GAIN 5.0
+
 typedef struct {
     int64_t n, b;
     const int64_t *col_bits;
@@ -17,6 +22,9 @@ typedef struct {
     cnn_bits bits;
     const uint8_t *stream;
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
+    int64_t step;         /* most rows one table lookup covers */
+    const uint32_t *plain; /* one-symbol table for ham_oct8, NULL if that path is off */
+    int fast8;            /* b = 8, a byte stream and finite X: the lockstep paths */
 } SFX(ham_ctx);
 
 /* One lookup in one column: skip a run of zero codewords and decode at most
@@ -181,56 +189,191 @@ CNN_INLINE int SFX(ham_close8)(const SFX(ham_ctx) *k, int64_t c, cnn_lane *l, in
     return CNN_OK;
 }
 
-/* b = 8 on the byte stream: four columns in lockstep, each lane's decoder
- * state only a bit position and a row.  A round decodes one table entry per
- * lane (a run of zeros and at most one more symbol); rounds go on while no
- * lane meets a long codeword or its column's end, then the word reader
- * (ham_close8) finishes the four columns. */
-CNN_INLINE int SFX(ham_quad8)(const SFX(ham_ctx) *k, int64_t c)
+/* b = 8 on the byte stream: four lanes, each decoding one column with only
+ * a bit position and a row as state, in lockstep.  A round decodes one table
+ * entry per lane (a run of zeros and at most one more symbol) and adds the
+ * symbol's value (0 after a bare run: X is finite here) times its row of X^T.
+ * Rounds go in blocks that cannot pass a column's last row (a lookup covers
+ * at most k->step rows) nor the stream's end (a codeword is at most 32 bits),
+ * so a block needs no checks; codewords longer than the table take a rarely
+ * taken branch.  A lane that nears its column's end finishes it alone
+ * (ham_finish8) and takes the next column, so four lanes stay busy. */
+#define CNN_HQ_STEP(P, R, A)                                                  \
+    {                                                                         \
+        const uint64_t x_ = cnn_peek_be(S, P);                                \
+        const uint32_t e_ = T[x_ >> SH];                                      \
+        uint32_t s_ = CNN_E_SYM(e_);                                          \
+        int64_t has_ = CNN_E_HAS(e_);                                         \
+        P += CNN_E_BITS(e_);                                                  \
+        R += CNN_E_RUN(e_);                                                   \
+        if (CNN_UNLIKELY(!e_)) { /* a codeword longer than the table */       \
+            int l_;                                                           \
+            if (cnn_huff_slow_v(h, x_, 57, &s_, &l_)) return CNN_ERR_CORRUPT; \
+            P += l_;                                                          \
+            has_ = (int64_t)s_ != zero;                                       \
+            R += 1 - has_;                                                    \
+        }                                                                     \
+        /* the symbol's row, or (no symbol) the run's last row: in range */   \
+        SFX(hvec8) xx_;                                                       \
+        __builtin_memcpy(&xx_, XT + (R - 1 + has_) * 8, sizeof xx_);          \
+        A += V[s_] * xx_; /* a bare run names zero, whose value is 0 */       \
+        R += has_;                                                            \
+    }
+#define CNN_HQ_LOCALS                                                         \
+    const uint8_t *S = k->stream;                                             \
+    const cnn_huff *h = k->h;                                                 \
+    const uint32_t *T = h->table;                                             \
+    const int SH = 64 - h->tb;                                                \
+    const REAL *V = k->values, *XT = k->xt;                                   \
+    const int64_t n = k->n, LIM = k->stream_bits, step = k->step, zero = h->zero_sym;
+
+/* Finish column c from bit p, row r: unchecked steps while they are safe,
+ * then the word reader for the last rows; store the sums. */
+CNN_INLINE int SFX(ham_finish8)(const SFX(ham_ctx) *k, int64_t c, int64_t p, int64_t r, SFX(hvec8) a)
+{
+    CNN_HQ_LOCALS
+    for (;;) {
+        if (p > LIM) return CNN_ERR_CORRUPT;
+        int64_t rounds = (n - r) / step;
+        if ((LIM - p) / 32 < rounds) rounds = (LIM - p) / 32;
+        if (rounds <= 0) break;
+        for (int64_t i = 0; i < rounds; i++) CNN_HQ_STEP(p, r, a)
+    }
+    cnn_lane l;
+    cnn_lane_seek(&k->bits, &l, p);
+    return SFX(ham_close8)(k, c, &l, &r, &a);
+}
+
+CNN_INLINE int SFX(ham_quad8)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
+{
+    CNN_HQ_LOCALS
+    if (c1 - c0 < 4) {
+        for (int64_t c = c0; c < c1; c++) {
+            const SFX(hvec8) zero_acc = {0};
+            int st = SFX(ham_finish8)(k, c, k->col_bits[c], 0, zero_acc);
+            if (st) return st;
+        }
+        return CNN_OK;
+    }
+    int64_t nc = c0 + 4, k0 = c0, k1 = c0 + 1, k2 = c0 + 2, k3 = c0 + 3;
+    int64_t p0 = k->col_bits[k0], p1 = k->col_bits[k1], p2 = k->col_bits[k2], p3 = k->col_bits[k3];
+    int64_t r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+    SFX(hvec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    int st;
+    for (;;) {
+        int64_t top_p = p0 > p1 ? p0 : p1, top_r = r0 > r1 ? r0 : r1;
+        top_p = top_p > p2 ? top_p : p2;
+        top_p = top_p > p3 ? top_p : p3;
+        top_r = top_r > r2 ? top_r : r2;
+        top_r = top_r > r3 ? top_r : r3;
+        if (top_p > LIM) return CNN_ERR_CORRUPT;
+        if ((LIM - top_p) / 32 == 0) break; /* the stream's end: finish alone */
+        int64_t rounds = (n - top_r) / step;
+        if ((LIM - top_p) / 32 < rounds) rounds = (LIM - top_p) / 32;
+        for (int64_t i = 0; i < rounds; i++) {
+            CNN_HQ_STEP(p0, r0, a0)
+            CNN_HQ_STEP(p1, r1, a1)
+            CNN_HQ_STEP(p2, r2, a2)
+            CNN_HQ_STEP(p3, r3, a3)
+        }
+        if (rounds > 0) continue;
+        /* some lane is within one lookup of its column's end: rotate it */
+#define CNN_HQ_ROTATE(J)                                                      \
+        if (n - r##J < step) {                                                \
+            if ((st = SFX(ham_finish8)(k, k##J, p##J, r##J, a##J))) return st; \
+            if (nc >= c1) { k##J = -1; goto drain; }                          \
+            k##J = nc++;                                                      \
+            p##J = k->col_bits[k##J];                                         \
+            r##J = 0;                                                         \
+            a##J = (SFX(hvec8)){0};                                           \
+        }
+        CNN_HQ_ROTATE(0)
+        CNN_HQ_ROTATE(1)
+        CNN_HQ_ROTATE(2)
+        CNN_HQ_ROTATE(3)
+#undef CNN_HQ_ROTATE
+    }
+drain:
+    if (k0 >= 0 && (st = SFX(ham_finish8)(k, k0, p0, r0, a0))) return st;
+    if (k1 >= 0 && (st = SFX(ham_finish8)(k, k1, p1, r1, a1))) return st;
+    if (k2 >= 0 && (st = SFX(ham_finish8)(k, k2, p2, r2, a2))) return st;
+    if (k3 >= 0 && (st = SFX(ham_finish8)(k, k3, p3, r3, a3))) return st;
+    for (; nc < c1; nc++) {
+        const SFX(hvec8) zero_acc = {0};
+        if ((st = SFX(ham_finish8)(k, nc, k->col_bits[nc], 0, zero_acc))) return st;
+    }
+    return CNN_OK;
+}
+#undef CNN_HQ_STEP
+#undef CNN_HQ_LOCALS
+
+/* b = 8 through a one-symbol table (k->plain): every codeword is one row, so
+ * eight columns go in lockstep row by row, sharing each row of X^T.  The
+ * table is either the run table when it holds no runs (no zero symbol, or a
+ * zero codeword longer than the table; a zero met on the slow path adds
+ * nothing), or, for finite X, the plain table, where zero is a symbol of
+ * value 0 whose product adds nothing.  Blocks of rows are bounded by the
+ * stream's end as in ham_quad8; the word reader finishes whatever a block
+ * could not reach. */
+CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c)
 {
     const uint8_t *S = k->stream;
     const cnn_huff *h = k->h;
-    const uint32_t *T = h->table;
+    const uint32_t *T = k->plain;
     const int SH = 64 - h->tb;
     const REAL *V = k->values, *XT = k->xt;
-    const int64_t n = k->n, LIM = k->stream_bits;
-    int64_t p0 = k->col_bits[c], p1 = k->col_bits[c + 1], p2 = k->col_bits[c + 2], p3 = k->col_bits[c + 3];
-    int64_t r0 = 0, r1 = 0, r2 = 0, r3 = 0;
-    SFX(hvec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-#define CNN_HQ_DEC(J)                                                         \
-    const uint32_t E##J = T[cnn_peek_be(S, p##J) >> SH];                     \
-    const int64_t end##J = r##J + CNN_E_RUN(E##J) + CNN_E_HAS(E##J);
-#define CNN_HQ_APPLY(J)                                                       \
-    p##J += CNN_E_BITS(E##J);                                                 \
-    r##J += CNN_E_RUN(E##J);                                                  \
-    if (CNN_E_HAS(E##J)) {                                                    \
-        SFX(hvec8) xx_;                                                       \
-        __builtin_memcpy(&xx_, XT + r##J * 8, sizeof xx_);                    \
-        a##J += V[CNN_E_SYM(E##J)] * xx_;                                     \
-        r##J++;                                                               \
+    const int64_t n = k->n, LIM = k->stream_bits, zero = h->zero_sym;
+    const int64_t *cbits = k->col_bits + c;
+    int64_t p0 = cbits[0], p1 = cbits[1], p2 = cbits[2], p3 = cbits[3];
+    int64_t p4 = cbits[4], p5 = cbits[5], p6 = cbits[6], p7 = cbits[7];
+    SFX(hvec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+    int64_t i = 0;
+#define CNN_HO_STEP(J)                                                        \
+    {                                                                         \
+        const uint64_t x_ = cnn_peek_be(S, p##J);                             \
+        const uint32_t e_ = T[x_ >> SH];                                      \
+        if (CNN_LIKELY(e_)) {                                                 \
+            p##J += CNN_E_BITS(e_);                                           \
+            a##J += V[CNN_E_SYM(e_)] * xx;                                    \
+        } else {                                                              \
+            uint32_t s_;                                                      \
+            int l_;                                                           \
+            if (cnn_huff_slow_v(h, x_, 57, &s_, &l_)) return CNN_ERR_CORRUPT; \
+            p##J += l_;                                                       \
+            if ((int64_t)s_ != zero) a##J += V[s_] * xx;                      \
+        }                                                                     \
     }
     for (;;) {
-        /* positions are checked before each round, so every peek is in bounds */
-        if (CNN_UNLIKELY((p0 > LIM) | (p1 > LIM) | (p2 > LIM) | (p3 > LIM))) return CNN_ERR_CORRUPT;
-        CNN_HQ_DEC(0)
-        CNN_HQ_DEC(1)
-        CNN_HQ_DEC(2)
-        CNN_HQ_DEC(3)
-        if (CNN_UNLIKELY(!E0 | !E1 | !E2 | !E3 | (end0 >= n) | (end1 >= n) | (end2 >= n) | (end3 >= n)))
-            break; /* a long codeword or a column's last entries: finish carefully */
-        CNN_HQ_APPLY(0)
-        CNN_HQ_APPLY(1)
-        CNN_HQ_APPLY(2)
-        CNN_HQ_APPLY(3)
+        int64_t top = p0 > p1 ? p0 : p1, top2 = p2 > p3 ? p2 : p3;
+        int64_t top3 = p4 > p5 ? p4 : p5, top4 = p6 > p7 ? p6 : p7;
+        top = top > top2 ? top : top2;
+        top3 = top3 > top4 ? top3 : top4;
+        top = top > top3 ? top : top3;
+        if (top > LIM) return CNN_ERR_CORRUPT;
+        int64_t stop = (LIM - top) / 32;
+        stop = stop < n - i ? i + stop : n;
+        if (stop == i) break;
+        for (; i < stop; i++) {
+            SFX(hvec8) xx;
+            __builtin_memcpy(&xx, XT + i * 8, sizeof xx);
+            CNN_HO_STEP(0)
+            CNN_HO_STEP(1)
+            CNN_HO_STEP(2)
+            CNN_HO_STEP(3)
+            CNN_HO_STEP(4)
+            CNN_HO_STEP(5)
+            CNN_HO_STEP(6)
+            CNN_HO_STEP(7)
+        }
     }
-#undef CNN_HQ_DEC
-#undef CNN_HQ_APPLY
-    int64_t ps[4] = {p0, p1, p2, p3}, rs[4] = {r0, r1, r2, r3};
-    SFX(hvec8) as[4] = {a0, a1, a2, a3};
-    for (int j = 0; j < 4; j++) {
+#undef CNN_HO_STEP
+    int64_t ps[8] = {p0, p1, p2, p3, p4, p5, p6, p7};
+    SFX(hvec8) as[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    for (int j = 0; j < 8; j++) {
         cnn_lane l;
+        int64_t r = i;
         cnn_lane_seek(&k->bits, &l, ps[j]);
-        int st = SFX(ham_close8)(k, c + j, &l, &rs[j], &as[j]);
+        int st = SFX(ham_close8)(k, c + j, &l, &r, &as[j]);
         if (st) return st;
     }
     return CNN_OK;
@@ -239,19 +382,12 @@ CNN_INLINE int SFX(ham_quad8)(const SFX(ham_ctx) *k, int64_t c)
 CNN_INLINE int SFX(ham_span8_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
 {
     int64_t c = c0;
-    for (; c + 4 <= c1; c += 4) {
-        int st = SFX(ham_quad8)(k, c);
-        if (st) return st;
-    }
-    for (; c < c1; c++) {
-        cnn_lane l;
-        int64_t r = 0;
-        SFX(hvec8) a = {0};
-        cnn_lane_seek(&k->bits, &l, k->col_bits[c]);
-        int st = SFX(ham_close8)(k, c, &l, &r, &a);
-        if (st) return st;
-    }
-    return CNN_OK;
+    if (k->plain)
+        for (; c + 8 <= c1; c += 8) {
+            int st = SFX(ham_oct8)(k, c);
+            if (st) return st;
+        }
+    return SFX(ham_quad8)(k, c, c1);
 }
 
 #define CNN_HAM_SPAN8 SFX(ham_span8_fast)(k, c0, c1)
@@ -264,9 +400,46 @@ static int SFX(ham_range)(void *vctx, int64_t c0, int64_t c1)
     const SFX(ham_ctx) *k = (const SFX(ham_ctx) *)vctx;
     const int64_t b = k->b;
     if (b == 1) return SFX(ham_span)(k, c0, c1, 1);
-    /* b = 8 with the byte stream: the lockstep path; otherwise the generic lanes */
-    if (b == 8 && k->stream) return CNN_HAM_SPAN8;
+    /* b = 8 with the byte stream and finite X: the lockstep paths; otherwise the generic lanes */
+    if (k->fast8) return CNN_HAM_SPAN8;
     return SFX(ham_span)(k, c0, c1, b);
+}
+
+/* 1 when no element of x is Inf or NaN. */
+static int SFX(ham_finite)(const REAL *x, int64_t len)
+{
+    int bad = 0;
+    for (int64_t i = 0; i < len; i++) bad |= !(x[i] - x[i] == 0);
+    return !bad;
+}
+
+/* Rows one run-table lookup covers on average, sampled on up to four
+ * columns spread over the matrix (0 when nothing could be sampled). */
+static double SFX(ham_rows_per_lookup)(const SFX(ham_ctx) *k, int64_t m)
+{
+    const cnn_huff *h = k->h;
+    int64_t rows = 0, looks = 0;
+    for (int j = 0; j < 4 && j < m; j++) {
+        const int64_t c = m * j / 4;
+        int64_t p = k->col_bits[c], r = 0;
+        while (r < k->n && p <= k->stream_bits) {
+            const uint64_t x = cnn_peek_be(k->stream, p);
+            const uint32_t e = h->table[x >> (64 - h->tb)];
+            if (e) {
+                p += CNN_E_BITS(e);
+                r += CNN_E_RUN(e) + CNN_E_HAS(e);
+            } else {
+                uint32_t s;
+                int l;
+                if (cnn_huff_slow_v(h, x, 57, &s, &l)) break;
+                p += l;
+                r++;
+            }
+            looks++;
+        }
+        rows += r;
+    }
+    return looks ? (double)rows / (double)looks : 0.0;
 }
 
 int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
@@ -297,6 +470,21 @@ int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
     st = cnn_huff_init(&h, len_count, maxlen, nsym, zero_sym, table, scratch);
     if (st) return st;
     if (nsym == 0) return CNN_ERR_CORRUPT;
+    k.step = (h.len0 > 0 ? h.tb / h.len0 : 0) + 1;
+    k.n = n;
+    k.col_bits = col_bits;
+    k.h = &h;
+    /* b = 8 fast paths, for finite X only (they add 0 * x for zero entries):
+     * the one-symbol table (ham_oct8) when the run table has no runs, or when
+     * the runs are too short to beat eight lanes sharing each row of X^T (a
+     * run-table lookup costs about as much as CNN_HAM_RUN_GAIN rows there). */
+    k.fast8 = b == 8 && stream != NULL && (h.len0 == 0 || values[zero_sym] == 0)
+              && zero_sym <= CNN_MAX_TABLE_SYMBOL && SFX(ham_finite)(xt, n * b);
+    k.plain = NULL;
+    if (k.fast8 && h.len0 == 0)
+        k.plain = h.table;
+    else if (k.fast8 && SFX(ham_rows_per_lookup)(&k, m) < CNN_HAM_RUN_GAIN)
+        k.plain = scratch;
     k.n = n;
     k.b = b;
     k.col_bits = col_bits;

@@ -130,7 +130,8 @@ int cnn_huff_init(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t ns
     uint32_t mask = (uint32_t)(size - 1);
     for (int64_t i = 0; i < size; i++) {
         int pos = 0, run = 0, has = 0;
-        uint32_t sym = 0;
+        /* a bare run names the zero symbol, so that a kernel may look its value up */
+        uint32_t sym = zero_sym <= CNN_MAX_TABLE_SYMBOL ? (uint32_t)zero_sym : 0;
         while (pos < tb) {
             uint32_t e = base[((uint32_t)i << pos) & mask];
             int l = CNN_E_BITS(e);

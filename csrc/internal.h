@@ -204,6 +204,41 @@ CNN_INLINE int cnn_huff_slow_v(const cnn_huff *h, uint64_t v, int64_t avail, uin
     return CNN_ERR_CORRUPT;
 }
 
+/* ---- compact decode table --------------------------------------------------
+ * The batch-8 kernels read a 16-bit copy of a plain (no zero runs) table:
+ * bits 0-3 the codeword length (1..12), bits 4-15 the symbol; 0 sends the
+ * codeword to the slow path (longer than the table, or a symbol >= 4096).
+ * At half the size of the 32-bit table it stays in L1 beside the rows of X. */
+#define CNN_E16_BITS(e) ((int)((e) & 15u))
+#define CNN_E16_SYM(e) ((uint32_t)(e) >> 4)
+
+CNN_INLINE void cnn_huff_table16(const cnn_huff *h, uint16_t *t16)
+{
+    const int64_t size = h->nsym > 0 ? (int64_t)1 << h->tb : 0;
+    for (int64_t i = 0; i < size; i++) {
+        const uint32_t e = h->table[i];
+        t16[i] = (e && CNN_E_SYM(e) < 4096u) ? (uint16_t)(CNN_E_BITS(e) | (CNN_E_SYM(e) << 4)) : 0;
+    }
+}
+
+/* Decode one symbol at bit *p of a byte stream (cnn_peek_be) through the
+ * compact table; the caller guarantees *p <= 8 * (length - 8). */
+CNN_INLINE int cnn_huff_be16(const cnn_huff *h, const uint16_t *t16, const uint8_t *s, int64_t *p,
+                             uint32_t *sym)
+{
+    const uint64_t x = cnn_peek_be(s, *p);
+    const uint32_t e = t16[x >> (64 - h->tb)];
+    int len;
+    if (CNN_LIKELY(e)) {
+        len = CNN_E16_BITS(e);
+        *sym = CNN_E16_SYM(e);
+    } else if (cnn_huff_slow_v(h, x, 57, sym, &len)) {
+        return CNN_ERR_CORRUPT;
+    }
+    *p += len;
+    return CNN_OK;
+}
+
 /* Decode one symbol at position *p (no zero runs), not past bit `end`. */
 CNN_INLINE int cnn_huff_at(const cnn_huff *h, const cnn_bits *s, int64_t *p, int64_t end, uint32_t *sym)
 {

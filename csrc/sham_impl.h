@@ -18,6 +18,7 @@ typedef struct {
     cnn_bits bits;
     const uint8_t *stream;
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
+    const uint16_t *t16;  /* compact decode table (cnn_huff_table16) */
 } SFX(sham_ctx);
 
 #ifndef CNN_SHAM_COMMON
@@ -27,6 +28,24 @@ CNN_INLINE int64_t cnn_ri_at(const void *ri, int64_t p, const int ri_bytes)
     if (ri_bytes == 1) return ((const uint8_t *)ri)[p];
     if (ri_bytes == 2) return ((const uint16_t *)ri)[p];
     return ((const uint32_t *)ri)[p];
+}
+
+/* 1 when every row index in ri[lo, hi) is below n (one vectorisable pass). */
+static inline int cnn_rows_below(const void *ri, int ri_bytes, int64_t lo, int64_t hi, int64_t n)
+{
+    uint32_t top = 0;
+    if (lo >= hi) return 1;
+    if (ri_bytes == 1) {
+        const uint8_t *r = (const uint8_t *)ri;
+        for (int64_t i = lo; i < hi; i++) top = r[i] > top ? r[i] : top;
+    } else if (ri_bytes == 2) {
+        const uint16_t *r = (const uint16_t *)ri;
+        for (int64_t i = lo; i < hi; i++) top = r[i] > top ? r[i] : top;
+    } else {
+        const uint32_t *r = (const uint32_t *)ri;
+        for (int64_t i = lo; i < hi; i++) top = r[i] > top ? r[i] : top;
+    }
+    return (int64_t)top < n;
 }
 #endif
 
@@ -132,122 +151,100 @@ drain:
 #if defined(__GNUC__)
 typedef REAL SFX(vec8) __attribute__((vector_size(8 * sizeof(REAL))));
 
-/* b = 8 on the word reader (the columns the lockstep path leaves over): the
- * eight sums of a column in one vector variable (GCC/Clang vector extension). */
-CNN_INLINE int SFX(sham_step8)(const SFX(sham_ctx) *k, cnn_lane *l, int64_t *p, SFX(vec8) *acc,
-                               const int ri_bytes)
-{
-    uint32_t sym;
-    int st = cnn_huff_lane(k->h, &k->bits, l, &sym);
-    if (CNN_UNLIKELY(st)) return st;
-    const int64_t row = cnn_ri_at(k->ri, (*p)++, ri_bytes);
-    if (CNN_UNLIKELY(row >= k->n)) return CNN_ERR_CORRUPT;
-    SFX(vec8) x;
-    __builtin_memcpy(&x, k->xt + row * 8, sizeof x);
-    *acc += k->values[sym] * x;
-    return CNN_OK;
-}
+/* b = 8 on the byte stream.  The range's row indices were checked against n
+ * once (cnn_rows_below), so the loops below index X without a test; the
+ * decoder state of a column is its bit position alone. */
 
-CNN_INLINE int SFX(sham_close8)(const SFX(sham_ctx) *k, int64_t c, cnn_lane *l, int64_t *p,
-                                int64_t e, SFX(vec8) *acc, const int ri_bytes)
+/* Nonzeros q .. e-1 of column c from bit p: decode, accumulate, then check
+ * that the codewords end exactly at the next column's offset. */
+CNN_INLINE int SFX(sham_tail8)(const SFX(sham_ctx) *k, int64_t c, int64_t p, int64_t q, int64_t e,
+                               SFX(vec8) acc, const int ri_bytes)
 {
-    while (*p < e) {
-        int st = SFX(sham_step8)(k, l, p, acc, ri_bytes);
-        if (st) return st;
+    const int64_t lim = k->stream_bits;
+    for (; q < e; q++) {
+        uint32_t sym;
+        if (CNN_UNLIKELY(p > lim) || cnn_huff_be16(k->h, k->t16, k->stream, &p, &sym)) return CNN_ERR_CORRUPT;
+        SFX(vec8) x;
+        __builtin_memcpy(&x, k->xt + cnn_ri_at(k->ri, q, ri_bytes) * 8, sizeof x);
+        acc += k->values[sym] * x;
     }
-    if (cnn_lane_pos(l) != k->col_bits[c + 1]) return CNN_ERR_CORRUPT;
-    __builtin_memcpy(k->out + c * 8, acc, sizeof *acc);
+    if (p != k->col_bits[c + 1]) return CNN_ERR_CORRUPT;
+    __builtin_memcpy(k->out + c * 8, &acc, sizeof acc);
     return CNN_OK;
 }
 
-/* Four columns in lockstep on the byte stream: per lane the only decoder
- * state is a bit position, so the four lanes' lookups overlap; the checks of
- * the four steps are folded into one rarely taken branch, which also takes
- * codewords longer than the table.  Leftover nonzeros of the longer columns
- * go through sham_close8. */
+/* Four columns in lockstep, as many rounds as the shortest has nonzeros, so
+ * that the four lanes' table lookups overlap.  A codeword advances a lane by
+ * at most 32 bits, so the positions are checked once per block of rounds
+ * (every peek of the block then stays inside the stream); codewords longer
+ * than the table take a rarely taken branch.  The longer columns' leftover
+ * nonzeros go through sham_tail8. */
 CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c, const int ri_bytes)
 {
+    enum { BLOCK = 16 };
     const uint8_t *S = k->stream;
     const cnn_huff *h = k->h;
-    const uint32_t *T = h->table;
+    const uint16_t *T = k->t16;
     const int SH = 64 - h->tb;
     const REAL *V = k->values, *XT = k->xt;
-    const void *RI = k->ri;
-    const int64_t n = k->n, LIM = k->stream_bits;
+    const int64_t LIM = k->stream_bits;
+    const int64_t *cb = k->cb;
     int64_t p0 = k->col_bits[c], p1 = k->col_bits[c + 1], p2 = k->col_bits[c + 2], p3 = k->col_bits[c + 3];
-    int64_t q0 = k->cb[c], q1 = k->cb[c + 1], q2 = k->cb[c + 2], q3 = k->cb[c + 3], q4 = k->cb[c + 4];
+    int64_t common = cb[c + 1] - cb[c];
+    for (int j = 1; j < 4; j++)
+        if (cb[c + j + 1] - cb[c + j] < common) common = cb[c + j + 1] - cb[c + j];
     SFX(vec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    int64_t common = q1 - q0;
-    if (q2 - q1 < common) common = q2 - q1;
-    if (q3 - q2 < common) common = q3 - q2;
-    if (q4 - q3 < common) common = q4 - q3;
-#define CNN_Q_DEC(J)                                                          \
-    const uint64_t x##J = cnn_peek_be(S, p##J);                               \
-    const uint32_t E##J = T[x##J >> SH];                                      \
-    uint32_t s##J = CNN_E_SYM(E##J);                                          \
-    p##J += CNN_E_BITS(E##J);                                                 \
-    const int64_t r##J = cnn_ri_at(RI, q##J++, ri_bytes);
-#define CNN_Q_FIX(J)                                                          \
-    if (!E##J) { /* long codeword: decode it bit-length by bit-length */     \
-        int l_;                                                               \
-        if (cnn_huff_slow_v(h, x##J, 57, &s##J, &l_)) return CNN_ERR_CORRUPT; \
-        p##J += l_;                                                           \
-    }                                                                         \
-    if (p##J > LIM || r##J >= n) return CNN_ERR_CORRUPT;
-#define CNN_Q_FMA(J)                                                          \
+#define CNN_Q_STEP(J)                                                         \
     {                                                                         \
+        const uint64_t x_ = cnn_peek_be(S, p##J);                             \
+        const uint32_t e_ = T[x_ >> SH];                                      \
+        uint32_t s_ = CNN_E16_SYM(e_);                                        \
+        int l_ = CNN_E16_BITS(e_);                                            \
+        if (CNN_UNLIKELY(!e_) && cnn_huff_slow_v(h, x_, 57, &s_, &l_))        \
+            return CNN_ERR_CORRUPT;                                           \
+        p##J += l_;                                                           \
         SFX(vec8) xx_;                                                        \
-        __builtin_memcpy(&xx_, XT + r##J * 8, sizeof xx_);                    \
-        a##J += V[s##J] * xx_;                                                \
+        __builtin_memcpy(&xx_, XT + cnn_ri_at(RI##J, i, ri_bytes) * 8, sizeof xx_); \
+        a##J += V[s_] * xx_;                                                  \
     }
-    for (int64_t i = 0; i < common; i++) {
-        /* positions are checked before each round, so every peek is in bounds */
-        if (CNN_UNLIKELY((p0 > LIM) | (p1 > LIM) | (p2 > LIM) | (p3 > LIM))) return CNN_ERR_CORRUPT;
-        CNN_Q_DEC(0)
-        CNN_Q_DEC(1)
-        CNN_Q_DEC(2)
-        CNN_Q_DEC(3)
-        if (CNN_UNLIKELY(!E0 | !E1 | !E2 | !E3 | (r0 >= n) | (r1 >= n) | (r2 >= n) | (r3 >= n))) {
-            CNN_Q_FIX(0)
-            CNN_Q_FIX(1)
-            CNN_Q_FIX(2)
-            CNN_Q_FIX(3)
+    const char *RI0 = (const char *)k->ri + cb[c] * ri_bytes, *RI1 = (const char *)k->ri + cb[c + 1] * ri_bytes;
+    const char *RI2 = (const char *)k->ri + cb[c + 2] * ri_bytes, *RI3 = (const char *)k->ri + cb[c + 3] * ri_bytes;
+    for (int64_t i = 0; i < common;) {
+        int64_t top = p0 > p1 ? p0 : p1;
+        top = top > p2 ? top : p2;
+        top = top > p3 ? top : p3;
+        int64_t stop = common - i < BLOCK ? common : i + BLOCK;
+        if (top + 32 * BLOCK > LIM) { /* near the end of the stream: one round at a time */
+            if (top > LIM) return CNN_ERR_CORRUPT;
+            stop = i + 1;
         }
-        CNN_Q_FMA(0)
-        CNN_Q_FMA(1)
-        CNN_Q_FMA(2)
-        CNN_Q_FMA(3)
+        for (; i < stop; i++) {
+            CNN_Q_STEP(0)
+            CNN_Q_STEP(1)
+            CNN_Q_STEP(2)
+            CNN_Q_STEP(3)
+        }
     }
-#undef CNN_Q_DEC
-#undef CNN_Q_FIX
-#undef CNN_Q_FMA
-    if ((p0 > LIM) | (p1 > LIM) | (p2 > LIM) | (p3 > LIM)) return CNN_ERR_CORRUPT;
-    /* hand the four columns over to the word reader for their remaining nonzeros */
-    int64_t ps[4] = {p0, p1, p2, p3}, qs[4] = {q0, q1, q2, q3};
-    SFX(vec8) as[4] = {a0, a1, a2, a3};
-    for (int j = 0; j < 4; j++) {
-        cnn_lane l;
-        cnn_lane_seek(&k->bits, &l, ps[j]);
-        int st = SFX(sham_close8)(k, c + j, &l, &qs[j], k->cb[c + j + 1], &as[j], ri_bytes);
-        if (st) return st;
-    }
-    return CNN_OK;
+#undef CNN_Q_STEP
+    int st;
+    if ((st = SFX(sham_tail8)(k, c, p0, cb[c] + common, cb[c + 1], a0, ri_bytes))) return st;
+    if ((st = SFX(sham_tail8)(k, c + 1, p1, cb[c + 1] + common, cb[c + 2], a1, ri_bytes))) return st;
+    if ((st = SFX(sham_tail8)(k, c + 2, p2, cb[c + 2] + common, cb[c + 3], a2, ri_bytes))) return st;
+    return SFX(sham_tail8)(k, c + 3, p3, cb[c + 3] + common, cb[c + 4], a3, ri_bytes);
 }
 
 /* b = 8 on the byte stream: four columns at a time, then the rest one by one. */
 CNN_INLINE int SFX(sham_span8_fast)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
 {
+    if (!cnn_rows_below(k->ri, ri_bytes, k->cb[c0], k->cb[c1], k->n)) return CNN_ERR_CORRUPT;
     int64_t c = c0;
     for (; c + 4 <= c1; c += 4) {
         int st = SFX(sham_quad8)(k, c, ri_bytes);
         if (st) return st;
     }
     for (; c < c1; c++) {
-        cnn_lane l;
-        int64_t p = k->cb[c];
-        SFX(vec8) a = {0};
-        cnn_lane_seek(&k->bits, &l, k->col_bits[c]);
-        int st = SFX(sham_close8)(k, c, &l, &p, k->cb[c + 1], &a, ri_bytes);
+        const SFX(vec8) zero = {0};
+        int st = SFX(sham_tail8)(k, c, k->col_bits[c], k->cb[c], k->cb[c + 1], zero, ri_bytes);
         if (st) return st;
     }
     return CNN_OK;
@@ -316,6 +313,9 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     st = cnn_huff_init(&h, len_count, maxlen, nsym, -1, table, NULL);
     if (st) return st;
     if (q > 0 && nsym == 0) return CNN_ERR_CORRUPT;
+    uint16_t t16[1 << CNN_TABLE_BITS];
+    cnn_huff_table16(&h, t16);
+    k.t16 = t16;
     k.n = n;
     k.b = b;
     k.col_bits = col_bits;

@@ -54,10 +54,12 @@ def test_corrupted_stream_in_the_batch8_path_is_an_error_or_consistent():
     assert errors > 0
 
 
-@pytest.mark.parametrize("density", [1.0, 0.3, 0.02])
+@pytest.mark.parametrize("density", [1.0, 0.6, 0.3, 0.1, 0.02])
 @pytest.mark.parametrize("wordbits", [32, 64])
-def test_ham_batch8_product_matches_numpy(density, wordbits):
-    W = _matrix(6, n=257, m=23, density=density, levels=40, skew=True)
+@pytest.mark.parametrize("m", [23, 37])
+def test_ham_batch8_product_matches_numpy(density, wordbits, m):
+    # dense columns take the eight-lane one-row path, sparse ones the four-lane run path
+    W = _matrix(6, n=257, m=m, density=density, levels=40, skew=True)
     H = get_format("ham").from_dense(W, wordbits=wordbits)
     X = np.random.default_rng(7).standard_normal((8, W.shape[0])).astype(np.float32)
     ref = X.astype(np.float64) @ W
@@ -104,3 +106,36 @@ def test_batch8_without_a_byte_stream_takes_the_generic_path():
         out = _native.ham_matmat(300, H.words, H._col_bits64, H.len_count, H.values,
                                  H._zero_sym, xt, threads)
         np.testing.assert_allclose(out.T, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("density", [1.0, 0.5, 0.05])
+def test_ham_batch8_with_inf_or_nan_in_x_matches_one_row_at_a_time(density):
+    # zero entries add nothing for any X, as in the batch-1 path: no 0 * inf = nan
+    W = _matrix(13, n=120, m=19, density=density)
+    H = get_format("ham").from_dense(W)
+    X = np.random.default_rng(14).standard_normal((8, W.shape[0])).astype(np.float32)
+    X[1, 5] = np.inf
+    X[4, 7] = -np.inf
+    X[6, 9] = np.nan
+    rows = np.stack([H.matmul(x, threads=1) for x in X])
+    for threads in (1, 2):
+        np.testing.assert_allclose(H.matmul(X, threads=threads), rows, rtol=1e-5, atol=1e-5)
+    S = get_format("sham").from_dense(W)
+    np.testing.assert_allclose(S.matmul(X, threads=1), rows, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("ri_dtype", [np.uint8, np.uint16])
+def test_sham_batch8_rejects_a_row_index_past_n(ri_dtype):
+    from compactnn import _native
+
+    W = _matrix(15, n=200, m=17, density=0.3)
+    S = get_format("sham").from_dense(W)
+    X = np.random.default_rng(16).standard_normal((8, W.shape[0])).astype(np.float32)
+    xt = np.ascontiguousarray(X.T)
+    for pos in (0, S.ri.size // 2, S.ri.size - 1):
+        ri = S.ri.astype(ri_dtype)
+        ri[pos] = 200 + pos % 3  # n = 200
+        for threads in (1, 2):
+            with pytest.raises(FormatError):
+                _native.sham_matmat(200, S.words, S._col_bits64, S.len_count, S.values, ri,
+                                    S._cb64, xt, threads, stream=S._stream)
