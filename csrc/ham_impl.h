@@ -207,9 +207,10 @@ CNN_INLINE int SFX(ham_close8)(const SFX(ham_ctx) *k, int64_t c, cnn_lane *l, in
         P += CNN_E_BITS(e_);                                                  \
         R += CNN_E_RUN(e_);                                                   \
         if (CNN_UNLIKELY(!e_)) { /* a codeword longer than the table */       \
-            int l_;                                                           \
-            if (cnn_huff_slow_v(h, x_, 57, &s_, &l_)) return CNN_ERR_CORRUPT; \
-            P += l_;                                                          \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
+            if (!d_.len) return CNN_ERR_CORRUPT;                              \
+            s_ = d_.sym;                                                      \
+            P += d_.len;                                                      \
             has_ = (int64_t)s_ != zero;                                       \
             R += 1 - has_;                                                    \
         }                                                                     \
@@ -336,11 +337,10 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c)
             p##J += CNN_E_BITS(e_);                                           \
             a##J += V[CNN_E_SYM(e_)] * xx;                                    \
         } else {                                                              \
-            uint32_t s_;                                                      \
-            int l_;                                                           \
-            if (cnn_huff_slow_v(h, x_, 57, &s_, &l_)) return CNN_ERR_CORRUPT; \
-            p##J += l_;                                                       \
-            if ((int64_t)s_ != zero) a##J += V[s_] * xx;                      \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
+            if (!d_.len) return CNN_ERR_CORRUPT;                              \
+            p##J += d_.len;                                                   \
+            if ((int64_t)d_.sym != zero) a##J += V[d_.sym] * xx;              \
         }                                                                     \
     }
     for (;;) {

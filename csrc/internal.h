@@ -205,20 +205,40 @@ CNN_INLINE int cnn_huff_slow_v(const cnn_huff *h, uint64_t v, int64_t avail, uin
 }
 
 /* ---- compact decode table --------------------------------------------------
- * The batch-8 kernels read a 16-bit copy of a plain (no zero runs) table:
- * bits 0-3 the codeword length (1..12), bits 4-15 the symbol; 0 sends the
- * codeword to the slow path (longer than the table, or a symbol >= 4096).
- * At half the size of the 32-bit table it stays in L1 beside the rows of X. */
+ * The batch-8 kernels read a 16-bit copy of a plain (no zero runs) table,
+ * always CNN_TABLE_BITS wide (a narrower table repeats each entry), so that
+ * the lookup shift is a constant: bits 0-3 the codeword length (1..12),
+ * bits 4-15 the symbol; 0 sends the codeword to the slow path (longer than
+ * the table, or a symbol >= 4096).  At half the size of the 32-bit table it
+ * stays in L1 beside the rows of X. */
 #define CNN_E16_BITS(e) ((int)((e) & 15u))
 #define CNN_E16_SYM(e) ((uint32_t)(e) >> 4)
+#define CNN_E16_SHIFT (64 - CNN_TABLE_BITS)
 
 CNN_INLINE void cnn_huff_table16(const cnn_huff *h, uint16_t *t16)
 {
-    const int64_t size = h->nsym > 0 ? (int64_t)1 << h->tb : 0;
-    for (int64_t i = 0; i < size; i++) {
-        const uint32_t e = h->table[i];
+    const int drop = CNN_TABLE_BITS - h->tb;
+    for (int64_t i = 0; i < ((int64_t)1 << CNN_TABLE_BITS); i++) {
+        const uint32_t e = h->nsym > 0 ? h->table[i >> drop] : 0;
         t16[i] = (e && CNN_E_SYM(e) < 4096u) ? (uint16_t)(CNN_E_BITS(e) | (CNN_E_SYM(e) << 4)) : 0;
     }
+}
+
+/* The slow path returning by value, so that the hot loops keep no locals in
+ * memory: the symbol and the codeword length of the window v (at least 57
+ * valid bits), len 0 when no codeword matches. */
+typedef struct {
+    uint32_t sym;
+    int32_t len;
+} cnn_dec;
+
+CNN_INLINE cnn_dec cnn_huff_slow_dec(const cnn_huff *h, uint64_t v)
+{
+    for (int l = 1; l <= h->maxlen; l++) {
+        const uint64_t d = (v >> (64 - l)) - h->first[l];
+        if (d < h->count[l]) return (cnn_dec){(uint32_t)(h->offset[l] + d), l};
+    }
+    return (cnn_dec){0, 0};
 }
 
 /* Decode one symbol at bit *p of a byte stream (cnn_peek_be) through the
@@ -227,13 +247,16 @@ CNN_INLINE int cnn_huff_be16(const cnn_huff *h, const uint16_t *t16, const uint8
                              uint32_t *sym)
 {
     const uint64_t x = cnn_peek_be(s, *p);
-    const uint32_t e = t16[x >> (64 - h->tb)];
+    const uint32_t e = t16[x >> CNN_E16_SHIFT];
     int len;
     if (CNN_LIKELY(e)) {
         len = CNN_E16_BITS(e);
         *sym = CNN_E16_SYM(e);
-    } else if (cnn_huff_slow_v(h, x, 57, sym, &len)) {
-        return CNN_ERR_CORRUPT;
+    } else {
+        const cnn_dec d = cnn_huff_slow_dec(h, x);
+        if (!d.len) return CNN_ERR_CORRUPT;
+        len = d.len;
+        *sym = d.sym;
     }
     *p += len;
     return CNN_OK;

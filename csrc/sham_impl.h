@@ -173,81 +173,132 @@ CNN_INLINE int SFX(sham_tail8)(const SFX(sham_ctx) *k, int64_t c, int64_t p, int
     return CNN_OK;
 }
 
-/* Four columns in lockstep, as many rounds as the shortest has nonzeros, so
- * that the four lanes' table lookups overlap.  A codeword advances a lane by
- * at most 32 bits, so the positions are checked once per block of rounds
- * (every peek of the block then stays inside the stream); codewords longer
- * than the table take a rarely taken branch.  The longer columns' leftover
- * nonzeros go through sham_tail8. */
-CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c, const int ri_bytes)
+/* Four lanes in lockstep, each decoding one column, so that their table
+ * lookups overlap.  A block runs as many rounds as the lane with the fewest
+ * nonzeros left has, and no more than keep every peek inside the stream (a
+ * codeword advances a lane by at most 32 bits), so the rounds need no
+ * checks; codewords longer than the table take a rarely taken branch.  A lane
+ * whose column is done closes it (its codewords must end at the next
+ * column's offset) and takes the next column, so four lanes stay busy. */
+CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
 {
-    enum { BLOCK = 16 };
     const uint8_t *S = k->stream;
     const cnn_huff *h = k->h;
     const uint16_t *T = k->t16;
-    const int SH = 64 - h->tb;
     const REAL *V = k->values, *XT = k->xt;
     const int64_t LIM = k->stream_bits;
-    const int64_t *cb = k->cb;
-    int64_t p0 = k->col_bits[c], p1 = k->col_bits[c + 1], p2 = k->col_bits[c + 2], p3 = k->col_bits[c + 3];
-    int64_t common = cb[c + 1] - cb[c];
-    for (int j = 1; j < 4; j++)
-        if (cb[c + j + 1] - cb[c + j] < common) common = cb[c + j + 1] - cb[c + j];
+    const int64_t *cb = k->cb, *cbits = k->col_bits;
+    const char *ri = (const char *)k->ri;
+    int64_t col[4], left[4], nc = c0;
+    int64_t p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+    const char *R0 = ri, *R1 = ri, *R2 = ri, *R3 = ri;
     SFX(vec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    int st;
+    if (c1 - c0 < 4) goto drain_rest;
+#define CNN_Q_OPEN(J)                                                         \
+    col[J] = nc++;                                                            \
+    p##J = cbits[col[J]];                                                     \
+    R##J = ri + cb[col[J]] * ri_bytes;                                        \
+    left[J] = cb[col[J] + 1] - cb[col[J]];                                    \
+    a##J = (SFX(vec8)){0};
+    CNN_Q_OPEN(0)
+    CNN_Q_OPEN(1)
+    CNN_Q_OPEN(2)
+    CNN_Q_OPEN(3)
 #define CNN_Q_STEP(J)                                                         \
     {                                                                         \
         const uint64_t x_ = cnn_peek_be(S, p##J);                             \
-        const uint32_t e_ = T[x_ >> SH];                                      \
+        const uint32_t e_ = T[x_ >> CNN_E16_SHIFT];                           \
         uint32_t s_ = CNN_E16_SYM(e_);                                        \
         int l_ = CNN_E16_BITS(e_);                                            \
-        if (CNN_UNLIKELY(!e_) && cnn_huff_slow_v(h, x_, 57, &s_, &l_))        \
-            return CNN_ERR_CORRUPT;                                           \
+        if (CNN_UNLIKELY(!e_)) {                                              \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
+            if (!d_.len) return CNN_ERR_CORRUPT;                              \
+            s_ = d_.sym;                                                      \
+            l_ = d_.len;                                                      \
+        }                                                                     \
         p##J += l_;                                                           \
         SFX(vec8) xx_;                                                        \
-        __builtin_memcpy(&xx_, XT + cnn_ri_at(RI##J, i, ri_bytes) * 8, sizeof xx_); \
+        __builtin_memcpy(&xx_, XT + cnn_ri_at(R##J, i, ri_bytes) * 8, sizeof xx_); \
         a##J += V[s_] * xx_;                                                  \
     }
-    const char *RI0 = (const char *)k->ri + cb[c] * ri_bytes, *RI1 = (const char *)k->ri + cb[c + 1] * ri_bytes;
-    const char *RI2 = (const char *)k->ri + cb[c + 2] * ri_bytes, *RI3 = (const char *)k->ri + cb[c + 3] * ri_bytes;
-    for (int64_t i = 0; i < common;) {
-        int64_t top = p0 > p1 ? p0 : p1;
-        top = top > p2 ? top : p2;
-        top = top > p3 ? top : p3;
-        int64_t stop = common - i < BLOCK ? common : i + BLOCK;
-        if (top + 32 * BLOCK > LIM) { /* near the end of the stream: one round at a time */
-            if (top > LIM) return CNN_ERR_CORRUPT;
-            stop = i + 1;
-        }
-        for (; i < stop; i++) {
+#define CNN_Q_ROTATE(J)                                                       \
+    while (left[J] == 0) {                                                    \
+        if (p##J != cbits[col[J] + 1]) return CNN_ERR_CORRUPT;                \
+        __builtin_memcpy(k->out + col[J] * 8, &a##J, sizeof a##J);            \
+        if (nc >= c1) {                                                       \
+            col[J] = -1;                                                      \
+            goto drain;                                                       \
+        }                                                                     \
+        CNN_Q_OPEN(J)                                                         \
+    }
+    for (;;) {
+        CNN_Q_ROTATE(0)
+        CNN_Q_ROTATE(1)
+        CNN_Q_ROTATE(2)
+        CNN_Q_ROTATE(3)
+        int64_t top = p0 > p1 ? p0 : p1, top2 = p2 > p3 ? p2 : p3;
+        top = top > top2 ? top : top2;
+        if (top > LIM) return CNN_ERR_CORRUPT;
+        int64_t rounds = (LIM - top) / 32;
+        if (rounds == 0) break; /* the stream's end: finish alone */
+        for (int j = 0; j < 4; j++) rounds = left[j] < rounds ? left[j] : rounds;
+        for (int64_t i = 0; i < rounds; i++) {
             CNN_Q_STEP(0)
             CNN_Q_STEP(1)
             CNN_Q_STEP(2)
             CNN_Q_STEP(3)
         }
+        R0 += rounds * ri_bytes;
+        R1 += rounds * ri_bytes;
+        R2 += rounds * ri_bytes;
+        R3 += rounds * ri_bytes;
+        for (int j = 0; j < 4; j++) left[j] -= rounds;
     }
+drain:
+    {
+        const int64_t ps[4] = {p0, p1, p2, p3};
+        const char *Rs[4] = {R0, R1, R2, R3};
+        const SFX(vec8) as[4] = {a0, a1, a2, a3};
+        for (int j = 0; j < 4; j++) {
+            if (col[j] < 0) continue;
+            const int64_t q = (Rs[j] - ri) / ri_bytes;
+            if ((st = SFX(sham_tail8)(k, col[j], ps[j], q, q + left[j], as[j], ri_bytes))) return st;
+        }
+    }
+drain_rest:
+    for (; nc < c1; nc++) {
+        const SFX(vec8) zero = {0};
+        if ((st = SFX(sham_tail8)(k, nc, cbits[nc], cb[nc], cb[nc + 1], zero, ri_bytes))) return st;
+    }
+#undef CNN_Q_OPEN
 #undef CNN_Q_STEP
-    int st;
-    if ((st = SFX(sham_tail8)(k, c, p0, cb[c] + common, cb[c + 1], a0, ri_bytes))) return st;
-    if ((st = SFX(sham_tail8)(k, c + 1, p1, cb[c + 1] + common, cb[c + 2], a1, ri_bytes))) return st;
-    if ((st = SFX(sham_tail8)(k, c + 2, p2, cb[c + 2] + common, cb[c + 3], a2, ri_bytes))) return st;
-    return SFX(sham_tail8)(k, c + 3, p3, cb[c + 3] + common, cb[c + 4], a3, ri_bytes);
+#undef CNN_Q_ROTATE
+    return CNN_OK;
 }
 
-/* b = 8 on the byte stream: four columns at a time, then the rest one by one. */
+/* One function per row-index width, kept out of line so that the lanes'
+ * state gets the registers to itself. */
+__attribute__((noinline)) static int SFX(sham_quad8_r1)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1)
+{
+    return SFX(sham_quad8)(k, c0, c1, 1);
+}
+__attribute__((noinline)) static int SFX(sham_quad8_r2)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1)
+{
+    return SFX(sham_quad8)(k, c0, c1, 2);
+}
+__attribute__((noinline)) static int SFX(sham_quad8_r4)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1)
+{
+    return SFX(sham_quad8)(k, c0, c1, 4);
+}
+
+/* b = 8 on the byte stream: the range's rows checked once, then four lanes. */
 CNN_INLINE int SFX(sham_span8_fast)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
 {
     if (!cnn_rows_below(k->ri, ri_bytes, k->cb[c0], k->cb[c1], k->n)) return CNN_ERR_CORRUPT;
-    int64_t c = c0;
-    for (; c + 4 <= c1; c += 4) {
-        int st = SFX(sham_quad8)(k, c, ri_bytes);
-        if (st) return st;
-    }
-    for (; c < c1; c++) {
-        const SFX(vec8) zero = {0};
-        int st = SFX(sham_tail8)(k, c, k->col_bits[c], k->cb[c], k->cb[c + 1], zero, ri_bytes);
-        if (st) return st;
-    }
-    return CNN_OK;
+    return ri_bytes == 1 ? SFX(sham_quad8_r1)(k, c0, c1)
+         : ri_bytes == 2 ? SFX(sham_quad8_r2)(k, c0, c1)
+                         : SFX(sham_quad8_r4)(k, c0, c1);
 }
 
 #define CNN_SHAM_FAST8 1
