@@ -63,7 +63,7 @@ test-asan: $(NATIVE)
 	  $(MAKE) --no-print-directory $(ASAN) && \
 	  LD_PRELOAD="$$($${CC:-cc} -print-file-name=libasan.so) $$($${CC:-cc} -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  COMPACTNN_NATIVE=asan $(PY) -m pytest -q -m kernel -p no:cacheprovider tests/formats tests/test_huffman.py; \
+	  COMPACTNN_NATIVE=asan $(PY) -m pytest -q -m kernel -p no:cacheprovider tests/formats tests/test_huffman.py tests/test_native.py; \
 	else echo "test-asan: compiler lacks -fsanitize=address,undefined; skipped"; fi
 
 bench: $(NATIVE)

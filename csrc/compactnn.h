@@ -76,10 +76,24 @@ int cnn_huff_decode_segments(const void *words, int64_t nwords, int wordbits,
                              const int64_t *seg_bits, const int64_t *sym_first, int64_t nseg,
                              uint32_t *sym_out, int64_t nout);
 
+/* ---- Worker pools -----------------------------------------------------------
+ * A caller-owned set of `workers` helper threads that the products reuse
+ * instead of starting threads on every call.  One call at a time uses a pool;
+ * a call that finds it busy (another thread of the caller is in a product)
+ * or too small starts its own threads, as with pool == NULL.
+ */
+typedef struct cnn_pool cnn_pool;
+
+/* Start a pool of `workers` (0 .. CNN_MAX_THREADS - 1) threads into *out. */
+int cnn_pool_create(int workers, cnn_pool **out);
+/* Stop and join the workers and free the pool (NULL is a no-op). */
+void cnn_pool_destroy(cnn_pool *pool);
+
 /* ---- Products  out = X @ W  ------------------------------------------------
  * Every product takes X transposed: xt[n * b] (row r of W meets xt[r*b .. r*b+b-1])
  * and writes out[m * b] (column c of the result at out[c*b .. c*b+b-1]).
- * `threads` >= 1 workers split the columns (capped at m and CNN_MAX_THREADS).
+ * `threads` >= 1 workers split the columns (capped at m and CNN_MAX_THREADS):
+ * the calling thread and threads - 1 from `pool` (may be NULL).
  * _f32 kernels take float32 values/xt/out, _f64 float64.
  */
 
@@ -96,14 +110,14 @@ int cnn_ham_matmat_f32(int64_t n, int64_t m,
                        const int64_t *col_bits, int64_t ncol_bits,
                        const uint32_t *len_count, int maxlen,
                        const float *values, int64_t nsym, int64_t zero_sym,
-                       const float *xt, int64_t b, float *out, int threads);
+                       const float *xt, int64_t b, float *out, int threads, cnn_pool *pool);
 int cnn_ham_matmat_f64(int64_t n, int64_t m,
                        const void *words, int64_t nwords, int wordbits,
                        const uint8_t *stream, int64_t nstream,
                        const int64_t *col_bits, int64_t ncol_bits,
                        const uint32_t *len_count, int maxlen,
                        const double *values, int64_t nsym, int64_t zero_sym,
-                       const double *xt, int64_t b, double *out, int threads);
+                       const double *xt, int64_t b, double *out, int threads, cnn_pool *pool);
 
 /* sHAM: CSC layout; the q nonzero values Huffman-coded column by column.
  * stream[nstream]: the same bit stream as bytes in stream order followed by at
@@ -120,7 +134,7 @@ int cnn_sham_matmat_f32(int64_t n, int64_t m,
                         const float *values, int64_t nsym,
                         const void *ri, int ri_bytes, int64_t q,
                         const int64_t *cb, int64_t ncb,
-                        const float *xt, int64_t b, float *out, int threads);
+                        const float *xt, int64_t b, float *out, int threads, cnn_pool *pool);
 int cnn_sham_matmat_f64(int64_t n, int64_t m,
                         const void *words, int64_t nwords, int wordbits,
                         const uint8_t *stream, int64_t nstream,
@@ -129,7 +143,7 @@ int cnn_sham_matmat_f64(int64_t n, int64_t m,
                         const double *values, int64_t nsym,
                         const void *ri, int ri_bytes, int64_t q,
                         const int64_t *cb, int64_t ncb,
-                        const double *xt, int64_t b, double *out, int threads);
+                        const double *xt, int64_t b, double *out, int threads, cnn_pool *pool);
 
 /* IM: codebook values[nsym] plus one `width`-bit index per entry (0 <= width
  * <= 32), column-major, packed in the stream; column c starts at bit c*n*width.
@@ -137,11 +151,11 @@ int cnn_sham_matmat_f64(int64_t n, int64_t m,
 int cnn_im_matmat_f32(int64_t n, int64_t m,
                       const void *words, int64_t nwords, int wordbits, int width,
                       const float *values, int64_t nsym, int64_t zero_sym,
-                      const float *xt, int64_t b, float *out, int threads);
+                      const float *xt, int64_t b, float *out, int threads, cnn_pool *pool);
 int cnn_im_matmat_f64(int64_t n, int64_t m,
                       const void *words, int64_t nwords, int wordbits, int width,
                       const double *values, int64_t nsym, int64_t zero_sym,
-                      const double *xt, int64_t b, double *out, int threads);
+                      const double *xt, int64_t b, double *out, int threads, cnn_pool *pool);
 
 /* CER / CSER (Wiedemann et al.): per output c (a row of W^T), its stored
  * entries grouped by value.  values[nsym]: distinct values by frequency,
@@ -159,24 +173,24 @@ int cnn_cer_matmat_f32(int64_t n, int64_t m, const float *values, int64_t nsym,
                        const void *ci, int ci_bytes, int64_t q,
                        const void *gp, int gp_bytes, int64_t ngp,
                        const void *rp, int rp_bytes, int64_t nrp,
-                       const float *xt, int64_t b, float *out, int threads);
+                       const float *xt, int64_t b, float *out, int threads, cnn_pool *pool);
 int cnn_cer_matmat_f64(int64_t n, int64_t m, const double *values, int64_t nsym,
                        const void *ci, int ci_bytes, int64_t q,
                        const void *gp, int gp_bytes, int64_t ngp,
                        const void *rp, int rp_bytes, int64_t nrp,
-                       const double *xt, int64_t b, double *out, int threads);
+                       const double *xt, int64_t b, double *out, int threads, cnn_pool *pool);
 int cnn_cser_matmat_f32(int64_t n, int64_t m, const float *values, int64_t nsym,
                         const void *ci, int ci_bytes, int64_t q,
                         const void *gp, int gp_bytes, int64_t ngp,
                         const void *rp, int rp_bytes, int64_t nrp,
                         const void *vi, int vi_bytes, int64_t nvi,
-                        const float *xt, int64_t b, float *out, int threads);
+                        const float *xt, int64_t b, float *out, int threads, cnn_pool *pool);
 int cnn_cser_matmat_f64(int64_t n, int64_t m, const double *values, int64_t nsym,
                         const void *ci, int ci_bytes, int64_t q,
                         const void *gp, int gp_bytes, int64_t ngp,
                         const void *rp, int rp_bytes, int64_t nrp,
                         const void *vi, int vi_bytes, int64_t nvi,
-                        const double *xt, int64_t b, double *out, int threads);
+                        const double *xt, int64_t b, double *out, int threads, cnn_pool *pool);
 
 /* sHAM-gap: sHAM with entropy-coded positions (see csrc/sham_gap_code.h).
  * Columns are cut into blocks of `group` (>= 1) consecutive columns; block
@@ -198,7 +212,7 @@ int cnn_sham_gap_matmat_f32(int64_t n, int64_t m, int64_t group,
                             const uint32_t *gap_syms, int64_t ngap, int64_t lit,
                             const uint32_t *len_count, int maxlen,
                             const float *values, int64_t nsym,
-                            const float *xt, int64_t b, float *out, int threads);
+                            const float *xt, int64_t b, float *out, int threads, cnn_pool *pool);
 int cnn_sham_gap_matmat_f64(int64_t n, int64_t m, int64_t group,
                             const void *words, int64_t nwords, int wordbits,
                             const int64_t *blk_bits, int64_t nblk_bits,
@@ -206,7 +220,7 @@ int cnn_sham_gap_matmat_f64(int64_t n, int64_t m, int64_t group,
                             const uint32_t *gap_syms, int64_t ngap, int64_t lit,
                             const uint32_t *len_count, int maxlen,
                             const double *values, int64_t nsym,
-                            const double *xt, int64_t b, double *out, int threads);
+                            const double *xt, int64_t b, double *out, int threads, cnn_pool *pool);
 /* Decode the same stream: the q nonzeros' column-major positions
  * pos_out[q] (col * n + row) and value canonical indices sym_out[q], in
  * stream order.  A stream holding more or fewer than q nonzeros is corrupt. */

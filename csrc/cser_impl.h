@@ -191,7 +191,7 @@ static int SFX(cser_run)(int64_t n, int64_t m, const REAL *values, int64_t nsym,
                          const void *gp, int gp_bytes, int64_t ngp,
                          const void *rp, int rp_bytes, int64_t nrp,
                          const void *vi, int vi_bytes, int64_t nvi,
-                         const REAL *xt, int64_t b, REAL *out, int threads)
+                         const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (n < 0 || m < 0 || b < 0 || q < 0 || nsym < 0 || threads < 1) return CNN_ERR_ARG;
     if (nrp != m + 1) return CNN_ERR_ARG;
@@ -246,7 +246,7 @@ static int SFX(cser_run)(int64_t n, int64_t m, const REAL *values, int64_t nsym,
             cum[c] = g + cnn_uint_at(gp, g, gp_bytes) + extra * c;
         }
     }
-    st = cnn_parallel_for(threads, m, cum, SFX(cser_range), &k);
+    st = cnn_parallel_for(pool, threads, m, cum, SFX(cser_range), &k);
     free(cum);
     return st;
 }
@@ -255,10 +255,10 @@ int SFX(cnn_cer_matmat)(int64_t n, int64_t m, const REAL *values, int64_t nsym,
                         const void *ci, int ci_bytes, int64_t q,
                         const void *gp, int gp_bytes, int64_t ngp,
                         const void *rp, int rp_bytes, int64_t nrp,
-                        const REAL *xt, int64_t b, REAL *out, int threads)
+                        const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     return SFX(cser_run)(n, m, values, nsym, ci, ci_bytes, q, gp, gp_bytes, ngp,
-                         rp, rp_bytes, nrp, NULL, 1, 0, xt, b, out, threads);
+                         rp, rp_bytes, nrp, NULL, 1, 0, xt, b, out, threads, pool);
 }
 
 int SFX(cnn_cser_matmat)(int64_t n, int64_t m, const REAL *values, int64_t nsym,
@@ -266,9 +266,9 @@ int SFX(cnn_cser_matmat)(int64_t n, int64_t m, const REAL *values, int64_t nsym,
                          const void *gp, int gp_bytes, int64_t ngp,
                          const void *rp, int rp_bytes, int64_t nrp,
                          const void *vi, int vi_bytes, int64_t nvi,
-                         const REAL *xt, int64_t b, REAL *out, int threads)
+                         const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (!vi) return CNN_ERR_ARG;
     return SFX(cser_run)(n, m, values, nsym, ci, ci_bytes, q, gp, gp_bytes, ngp,
-                         rp, rp_bytes, nrp, vi, vi_bytes, nvi, xt, b, out, threads);
+                         rp, rp_bytes, nrp, vi, vi_bytes, nvi, xt, b, out, threads, pool);
 }

@@ -448,7 +448,7 @@ int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
                         const int64_t *col_bits, int64_t ncol_bits,
                         const uint32_t *len_count, int maxlen,
                         const REAL *values, int64_t nsym, int64_t zero_sym,
-                        const REAL *xt, int64_t b, REAL *out, int threads)
+                        const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (n < 0 || m < 0 || b < 0 || threads < 1) return CNN_ERR_ARG;
     if (ncol_bits != m + 1) return CNN_ERR_ARG;
@@ -492,5 +492,5 @@ int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
     k.xt = xt;
     k.out = out;
     k.h = &h;
-    return cnn_parallel_for(threads, m, col_bits, SFX(ham_range), &k);
+    return cnn_parallel_for(pool, threads, m, col_bits, SFX(ham_range), &k);
 }

@@ -55,7 +55,7 @@ static int SFX(im_range)(void *vctx, int64_t c0, int64_t c1)
 int SFX(cnn_im_matmat)(int64_t n, int64_t m,
                        const void *words, int64_t nwords, int wordbits, int width,
                        const REAL *values, int64_t nsym, int64_t zero_sym,
-                       const REAL *xt, int64_t b, REAL *out, int threads)
+                       const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (n < 0 || m < 0 || b < 0 || threads < 1) return CNN_ERR_ARG;
     if (width < 0 || width > 32 || zero_sym < -1 || zero_sym >= nsym) return CNN_ERR_ARG;
@@ -76,5 +76,5 @@ int SFX(cnn_im_matmat)(int64_t n, int64_t m,
     k.values = values;
     k.xt = xt;
     k.out = out;
-    return cnn_parallel_for(threads, m, NULL, SFX(im_range), &k);
+    return cnn_parallel_for(pool, threads, m, NULL, SFX(im_range), &k);
 }

@@ -323,9 +323,12 @@ CNN_INLINE int cnn_huff_next(const cnn_huff *h, cnn_br *r, uint32_t *sym)
 /* ---- threads ----------------------------------------------------------------
  * Split columns [0, m) into `threads` contiguous ranges of about equal work
  * (cum[m+1]: cumulative work per column, or NULL for equal columns) and run
- * fn(ctx, c0, c1) on each; returns the first non-OK status. */
+ * fn(ctx, c0, c1) on each, the first range on the calling thread, the others
+ * on the pool's workers when it is free and large enough, else on threads
+ * started for the call; returns the first non-OK status. */
 typedef int (*cnn_range_fn)(void *ctx, int64_t c0, int64_t c1);
-int cnn_parallel_for(int threads, int64_t m, const int64_t *cum, cnn_range_fn fn, void *ctx);
+int cnn_parallel_for(cnn_pool *pool, int threads, int64_t m, const int64_t *cum, cnn_range_fn fn,
+                     void *ctx);
 
 /* Validate a column-offset array: non-decreasing, within [0, total_bits]. */
 int cnn_check_offsets(const int64_t *off, int64_t len, int64_t total_bits);

@@ -1,4 +1,4 @@
-/* parallel.c: column-range worker threads (pthreads, created per call). */
+/* parallel.c: column-range workers: a caller-owned pool, or threads started per call. */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -30,28 +30,147 @@ static int64_t cnn_split_point(const int64_t *cum, int64_t m, int64_t target)
     return lo;
 }
 
-int cnn_parallel_for(int threads, int64_t m, const int64_t *cum, cnn_range_fn fn, void *ctx)
+/* ---- pools -------------------------------------------------------------------
+ * The workers sleep on `work` until a call posts a batch of jobs, claim jobs
+ * by index under `mu`, and the last to finish signals `done`.  The calling
+ * thread claims jobs too, so a batch completes even if no worker wakes in
+ * time, and a batch holds several jobs per thread, so a thread slowed by the
+ * rest of the machine takes fewer of them. */
+struct cnn_pool {
+    pthread_mutex_t busy; /* held by the call using the pool */
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    cnn_job *jobs;        /* the current batch (NULL between calls) */
+    int njobs, next, finished, stop;
+    int workers;          /* threads running */
+    pthread_t tids[CNN_MAX_THREADS];
+};
+
+/* Under mu: run jobs of the current batch until none is left to claim. */
+static void cnn_pool_drain(cnn_pool *p)
+{
+    while (p->jobs != NULL && p->next < p->njobs) {
+        cnn_job *job = &p->jobs[p->next++];
+        pthread_mutex_unlock(&p->mu);
+        cnn_job_run(job);
+        pthread_mutex_lock(&p->mu);
+        if (++p->finished == p->njobs) pthread_cond_signal(&p->done);
+    }
+}
+
+static void *cnn_pool_main(void *arg)
+{
+    cnn_pool *p = (cnn_pool *)arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        cnn_pool_drain(p);
+        if (!p->stop) pthread_cond_wait(&p->work, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int cnn_pool_create(int workers, cnn_pool **out)
+{
+    if (out == NULL || workers < 0 || workers >= CNN_MAX_THREADS) return CNN_ERR_ARG;
+    *out = NULL;
+    cnn_pool *p = (cnn_pool *)calloc(1, sizeof(cnn_pool));
+    if (p == NULL) return CNN_ERR_NOMEM;
+    pthread_mutex_init(&p->busy, NULL);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (int t = 0; t < workers; t++) {
+        if (pthread_create(&p->tids[t], NULL, cnn_pool_main, p) != 0) {
+            cnn_pool_destroy(p);
+            return CNN_ERR_THREAD;
+        }
+        p->workers++;
+    }
+    *out = p;
+    return CNN_OK;
+}
+
+void cnn_pool_destroy(cnn_pool *p)
+{
+    if (p == NULL) return;
+    pthread_mutex_lock(&p->busy); /* wait for a call in progress */
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (int t = 0; t < p->workers; t++) pthread_join(p->tids[t], NULL);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_unlock(&p->busy);
+    pthread_mutex_destroy(&p->busy);
+    free(p);
+}
+
+/* Cut [0, m) into n ranges of about equal work into jobs[n]. */
+static void cnn_split(cnn_job *jobs, int n, int64_t m, const int64_t *cum, cnn_range_fn fn, void *ctx)
+{
+    const int64_t total = cum ? cum[m] - cum[0] : m;
+    int64_t prev = 0;
+    for (int t = 0; t < n; t++) {
+        int64_t end;
+        if (t == n - 1) end = m;
+        else if (cum) end = cnn_split_point(cum, m, (int64_t)((double)total * (t + 1) / n));
+        else end = m * (t + 1) / n;
+        if (end < prev) end = prev;
+        jobs[t] = (cnn_job){fn, ctx, prev, end, CNN_OK};
+        prev = end;
+    }
+}
+
+static int cnn_first_error(const cnn_job *jobs, int n)
+{
+    for (int t = 0; t < n; t++)
+        if (jobs[t].status != CNN_OK) return jobs[t].status;
+    return CNN_OK;
+}
+
+enum { CNN_JOBS_PER_THREAD = 4 };
+
+int cnn_parallel_for(cnn_pool *pool, int threads, int64_t m, const int64_t *cum, cnn_range_fn fn,
+                     void *ctx)
 {
     if (threads < 1 || m < 0) return CNN_ERR_ARG;
     if (threads > CNN_MAX_THREADS) threads = CNN_MAX_THREADS;
     if ((int64_t)threads > m) threads = (int)(m > 0 ? m : 1);
     if (threads == 1) return fn(ctx, 0, m);
 
+    if (pool != NULL && pool->workers >= threads - 1 && pthread_mutex_trylock(&pool->busy) == 0) {
+        int64_t n = (int64_t)threads * CNN_JOBS_PER_THREAD;
+        if (n > m) n = m;
+        cnn_job *jobs = (cnn_job *)malloc((size_t)n * sizeof(cnn_job));
+        if (jobs == NULL) {
+            pthread_mutex_unlock(&pool->busy);
+            return CNN_ERR_NOMEM;
+        }
+        cnn_split(jobs, (int)n, m, cum, fn, ctx);
+        pthread_mutex_lock(&pool->mu);
+        pool->jobs = jobs;
+        pool->njobs = (int)n;
+        pool->next = 0;
+        pool->finished = 0;
+        pthread_cond_broadcast(&pool->work);
+        cnn_pool_drain(pool);
+        while (pool->finished < pool->njobs) pthread_cond_wait(&pool->done, &pool->mu);
+        pool->jobs = NULL;
+        pool->njobs = 0;
+        pthread_mutex_unlock(&pool->mu);
+        pthread_mutex_unlock(&pool->busy);
+        int status = cnn_first_error(jobs, (int)n);
+        free(jobs);
+        return status;
+    }
+
     cnn_job jobs[CNN_MAX_THREADS];
     pthread_t tids[CNN_MAX_THREADS];
     int started[CNN_MAX_THREADS];
-    int64_t total = cum ? cum[m] - cum[0] : m;
-    int64_t prev = 0;
-    for (int t = 0; t < threads; t++) {
-        int64_t end;
-        if (t == threads - 1) end = m;
-        else if (cum) end = cnn_split_point(cum, m, (int64_t)((double)total * (t + 1) / threads));
-        else end = m * (t + 1) / threads;
-        if (end < prev) end = prev;
-        jobs[t] = (cnn_job){fn, ctx, prev, end, CNN_OK};
-        prev = end;
-    }
-    int status = CNN_OK;
+    cnn_split(jobs, threads, m, cum, fn, ctx);
     for (int t = 1; t < threads; t++) {
         started[t] = pthread_create(&tids[t], NULL, cnn_job_run, &jobs[t]) == 0;
         if (!started[t]) jobs[t].status = CNN_ERR_THREAD;
@@ -59,9 +178,7 @@ int cnn_parallel_for(int threads, int64_t m, const int64_t *cum, cnn_range_fn fn
     cnn_job_run(&jobs[0]);
     for (int t = 1; t < threads; t++)
         if (started[t]) pthread_join(tids[t], NULL);
-    for (int t = 0; t < threads; t++)
-        if (jobs[t].status != CNN_OK && status == CNN_OK) status = jobs[t].status;
-    return status;
+    return cnn_first_error(jobs, threads);
 }
 
 int cnn_check_offsets(const int64_t *off, int64_t len, int64_t total_bits)

@@ -176,7 +176,7 @@ int SFX(cnn_sham_gap_matmat)(int64_t n, int64_t m, int64_t group,
                              const uint32_t *gap_syms, int64_t ngap, int64_t lit,
                              const uint32_t *len_count, int maxlen,
                              const REAL *values, int64_t nsym,
-                             const REAL *xt, int64_t b, REAL *out, int threads)
+                             const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (b < 0 || threads < 1) return CNN_ERR_ARG;
     uint32_t gtab[1 << CNN_TABLE_BITS], vtab[1 << CNN_TABLE_BITS];
@@ -199,7 +199,7 @@ int SFX(cnn_sham_gap_matmat)(int64_t n, int64_t m, int64_t group,
         k.g = &g;
         k.end = 32 * k.bits.nchunks;
         k.safe = k.end - 32;
-        st = cnn_parallel_for(threads, nblk_bits - 1, blk_bits, SFX(gap_range), &k);
+        st = cnn_parallel_for(pool, threads, nblk_bits - 1, blk_bits, SFX(gap_range), &k);
     }
     free(fast);
     return st;

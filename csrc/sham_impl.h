@@ -340,7 +340,7 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
                          const REAL *values, int64_t nsym,
                          const void *ri, int ri_bytes, int64_t q,
                          const int64_t *cb, int64_t ncb,
-                         const REAL *xt, int64_t b, REAL *out, int threads)
+                         const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (n < 0 || m < 0 || b < 0 || q < 0 || threads < 1) return CNN_ERR_ARG;
     if (ncol_bits != m + 1 || ncb != m + 1) return CNN_ERR_ARG;
@@ -377,5 +377,5 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     k.xt = xt;
     k.out = out;
     k.h = &h;
-    return cnn_parallel_for(threads, m, cb, SFX(sham_range), &k);
+    return cnn_parallel_for(pool, threads, m, cb, SFX(sham_range), &k);
 }

@@ -10,6 +10,7 @@ corrupt data -> :class:`~compactnn.errors.FormatError`, bad arguments ->
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 
@@ -76,6 +77,43 @@ def _words_bits(words: np.ndarray) -> int:
     if words.dtype == np.uint64:
         return 64
     raise TypeError(f"bit stream words must be uint32 or uint64, got {words.dtype}")
+
+
+_POOL = None  # (pid, cnn_pool *) of this process, made on first use
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def _pool():
+    """This process's worker pool (one helper per core beyond the caller's), or NULL.
+
+    The products reuse its threads instead of starting threads on every call;
+    a product that asks for more threads than the pool has, or that runs while
+    another thread holds the pool, starts its own.  A forked child makes its own.
+    """
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        workers = min(_cores(), MAX_THREADS) - 1
+        ptr = ffi.NULL
+        if workers > 0:
+            out = ffi.new("cnn_pool **")
+            if lib.cnn_pool_create(workers, out) == lib.CNN_OK:
+                ptr = out[0]  # on failure products start threads per call
+        _POOL = (os.getpid(), ptr)
+    return _POOL[1]
+
+
+@atexit.register
+def _stop_pool() -> None:
+    global _POOL
+    if _POOL is not None and _POOL[0] == os.getpid() and _POOL[1] != ffi.NULL:
+        lib.cnn_pool_destroy(_POOL[1])
+    _POOL = None
 
 
 def _threads(threads: int) -> int:
@@ -171,7 +209,7 @@ def ham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.nd
             0 if stream is None else stream.size,
             _ptr(col_bits, np.int64), col_bits.size, _ptr(len_count, np.uint32),
             max(len_count.size - 1, 0), _ptr(values), values.size, int(zero_sym),
-            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads))
+            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads), _pool())
     _check(st, "HAM product")
     return out
 
@@ -211,7 +249,7 @@ def sham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.n
             _ptr(col_bits, np.int64), col_bits.size, _ptr(len_count, np.uint32),
             max(len_count.size - 1, 0), _ptr(values), values.size,
             _vptr(ri), ri.itemsize, ri.size, _ptr(cb, np.int64), cb.size,
-            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads))
+            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads), _pool())
     _check(st, "sHAM product")
     return out
 
@@ -224,7 +262,7 @@ def im_matmat(n: int, m: int, words: np.ndarray, width: int, values: np.ndarray,
     fn = lib.cnn_im_matmat_f32 if values.dtype == np.float32 else lib.cnn_im_matmat_f64
     st = fn(n, m, _vptr(words), words.size, _words_bits(words),
             int(width), _ptr(values), values.size, int(zero_sym), _ptr(xt), xt.shape[1],
-            _ptr(out), _threads(threads))
+            _ptr(out), _threads(threads), _pool())
     _check(st, "IM product")
     return out
 
@@ -257,7 +295,7 @@ def cer_matmat(n: int, values: np.ndarray, ci: np.ndarray, gp: np.ndarray, rp: n
     args = _grouped_args(n, values, ci, gp, rp, xt)
     out = _out(xt, rp.size - 1)
     fn = lib.cnn_cer_matmat_f32 if values.dtype == np.float32 else lib.cnn_cer_matmat_f64
-    st = fn(*args, _ptr(xt), xt.shape[1], _ptr(out), _threads(threads))
+    st = fn(*args, _ptr(xt), xt.shape[1], _ptr(out), _threads(threads), _pool())
     _check(st, "CER product")
     return out
 
@@ -270,7 +308,7 @@ def cser_matmat(n: int, values: np.ndarray, ci: np.ndarray, gp: np.ndarray, rp: 
     out = _out(xt, rp.size - 1)
     fn = lib.cnn_cser_matmat_f32 if values.dtype == np.float32 else lib.cnn_cser_matmat_f64
     st = fn(*args, _vptr(vi), vi.itemsize, vi.size, _ptr(xt), xt.shape[1], _ptr(out),
-            _threads(threads))
+            _threads(threads), _pool())
     _check(st, "CSER product")
     return out
 
@@ -291,7 +329,7 @@ def sham_gap_matmat(n: int, m: int, group: int, words: np.ndarray, blk_bits: np.
     st = fn(n, m, int(group), _vptr(words), words.size, _words_bits(words),
             _ptr(blk_bits, np.int64), blk_bits.size, *_gap_code_args(gap_len_count, gap_syms, lit),
             _ptr(len_count, np.uint32), max(len_count.size - 1, 0), _ptr(values), values.size,
-            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads))
+            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads), _pool())
     _check(st, "sHAM-gap product")
     return out
 

@@ -1,0 +1,73 @@
+"""The cffi boundary's worker pool: shared by products, safe across threads and fork."""
+import multiprocessing
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from compactnn import _native
+from compactnn.formats import get_format
+
+pytestmark = pytest.mark.kernel
+
+
+def _case(seed=0, n=300, m=64, density=0.3):
+    rng = np.random.default_rng(seed)
+    W = np.where(rng.random((n, m)) < density, rng.integers(1, 9, (n, m)) / 8, 0).astype(np.float32)
+    X = rng.standard_normal((8, n)).astype(np.float32)
+    return W, X, X.astype(np.float64) @ W
+
+
+def test_pool_is_made_once_per_process():
+    assert _native._pool() is _native._pool()
+
+
+@pytest.mark.parametrize("name", ["ham", "sham", "im", "cer"])
+def test_products_from_several_python_threads_at_once(name):
+    # one caller holds the pool, the others start their own threads; all results exact
+    W, X, ref = _case(1)
+    F = get_format(name).from_dense(W)
+    errors = []
+
+    def work():
+        try:
+            for threads in (2, 2, 3, 1) * 5:
+                np.testing.assert_allclose(F.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert not errors
+
+
+def _child(conn):
+    W, X, ref = _case(2)
+    F = get_format("sham").from_dense(W)
+    conn.send(bool(np.allclose(F.matmul(X, threads=2), ref, rtol=1e-4, atol=1e-4)))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_makes_its_own_pool():
+    W, X, ref = _case(2)
+    get_format("sham").from_dense(W).matmul(X, threads=2)  # the parent's pool exists
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_child, args=(child,))
+    p.start()
+    assert parent.poll(60) and parent.recv()
+    p.join(60)
+    assert p.exitcode == 0
+
+
+def test_pool_create_rejects_bad_worker_counts():
+    out = _native.ffi.new("cnn_pool **")
+    assert _native.lib.cnn_pool_create(-1, out) == _native.lib.CNN_ERR_ARG
+    assert _native.lib.cnn_pool_create(_native.MAX_THREADS, out) == _native.lib.CNN_ERR_ARG
+    assert _native.lib.cnn_pool_create(0, out) == _native.lib.CNN_OK
+    _native.lib.cnn_pool_destroy(out[0])
+    _native.lib.cnn_pool_destroy(_native.ffi.NULL)
