@@ -1,5 +1,6 @@
 /* parallel.c: column-range workers: a caller-owned pool, or threads started per call. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -131,7 +132,9 @@ static int cnn_first_error(const cnn_job *jobs, int n)
     return CNN_OK;
 }
 
-enum { CNN_JOBS_PER_THREAD = 4 };
+/* Jobs per thread in a pool batch (finer jobs balance a slowed thread
+ * better) and polls of the caller before it sleeps on `done`. */
+enum { CNN_JOBS_PER_THREAD = 16, CNN_POLLS = 2000 };
 
 int cnn_parallel_for(cnn_pool *pool, int threads, int64_t m, const int64_t *cum, cnn_range_fn fn,
                      void *ctx)
@@ -157,6 +160,13 @@ int cnn_parallel_for(cnn_pool *pool, int threads, int64_t m, const int64_t *cum,
         pool->finished = 0;
         pthread_cond_broadcast(&pool->work);
         cnn_pool_drain(pool);
+        /* the jobs still running are short: poll a while before sleeping, as
+         * a wake-up through `done` can cost more than the rest of the job */
+        for (int spin = 0; spin < CNN_POLLS && pool->finished < pool->njobs; spin++) {
+            pthread_mutex_unlock(&pool->mu);
+            sched_yield();
+            pthread_mutex_lock(&pool->mu);
+        }
         while (pool->finished < pool->njobs) pthread_cond_wait(&pool->done, &pool->mu);
         pool->jobs = NULL;
         pool->njobs = 0;
