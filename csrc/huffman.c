@@ -100,6 +100,7 @@ int cnn_huff_init(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t ns
     if ((int64_t)offset != nsym) return CNN_ERR_CODE;
     h->table = table;
     if (nsym == 0) return CNN_OK;
+    if (table == NULL) return zero_sym < 0 ? CNN_OK : CNN_ERR_ARG;
 
     int tb = zero_sym >= 0 ? CNN_TABLE_BITS : (maxlen < CNN_TABLE_BITS ? maxlen : CNN_TABLE_BITS);
     h->tb = tb;

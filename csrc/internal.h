@@ -169,7 +169,9 @@ typedef struct {
 } cnn_huff;
 
 /* Validate the code description and fill `table` (1 << CNN_TABLE_BITS
- * entries, caller storage) and `scratch` (same size).  With zero_sym >= 0 the
+ * entries, caller storage) and `scratch` (same size).  A NULL `table` (only
+ * with zero_sym < 0) validates the code and fills no table (h->tb = 0), for
+ * kernels that decode through cnn_huff_table16 alone.  With zero_sym >= 0 the
  * table also decodes runs of that symbol (used by HAM, where zero dominates). */
 int cnn_huff_init(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t nsym,
                   int64_t zero_sym, uint32_t *table, uint32_t *scratch);
@@ -217,10 +219,16 @@ CNN_INLINE int cnn_huff_slow_v(const cnn_huff *h, uint64_t v, int64_t avail, uin
 
 CNN_INLINE void cnn_huff_table16(const cnn_huff *h, uint16_t *t16)
 {
-    const int drop = CNN_TABLE_BITS - h->tb;
-    for (int64_t i = 0; i < ((int64_t)1 << CNN_TABLE_BITS); i++) {
-        const uint32_t e = h->nsym > 0 ? h->table[i >> drop] : 0;
-        t16[i] = (e && CNN_E_SYM(e) < 4096u) ? (uint16_t)(CNN_E_BITS(e) | (CNN_E_SYM(e) << 4)) : 0;
+    enum { W = CNN_TABLE_BITS };
+    __builtin_memset(t16, 0, sizeof(uint16_t) << W);
+    for (int l = 1; l <= h->maxlen && l <= W; l++) {
+        for (uint64_t d = 0; d < h->count[l]; d++) {
+            const uint64_t s = h->offset[l] + d;
+            if (s >= 4096u) return; /* canonical order: every later symbol is larger */
+            const uint16_t e = (uint16_t)((unsigned)l | ((unsigned)s << 4));
+            const uint64_t lo = (h->first[l] + d) << (W - l), hi = (h->first[l] + d + 1) << (W - l);
+            for (uint64_t i = lo; i < hi; i++) t16[i] = e;
+        }
     }
 }
 

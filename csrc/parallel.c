@@ -195,8 +195,9 @@ int cnn_check_offsets(const int64_t *off, int64_t len, int64_t total_bits)
 {
     if (len < 1) return CNN_ERR_ARG;
     if (off[0] < 0) return CNN_ERR_CORRUPT;
-    for (int64_t i = 1; i < len; i++)
-        if (off[i] < off[i - 1]) return CNN_ERR_CORRUPT;
+    int bad = 0; /* one branch-free pass: the kernels check their offsets on every call */
+    for (int64_t i = 1; i < len; i++) bad |= off[i] < off[i - 1];
+    if (bad) return CNN_ERR_CORRUPT;
     if (off[len - 1] > total_bits) return CNN_ERR_CORRUPT;
     return CNN_OK;
 }

@@ -47,6 +47,21 @@ static inline int cnn_rows_below(const void *ri, int ri_bytes, int64_t lo, int64
     }
     return (int64_t)top < n;
 }
+
+/* The first i in [lo, hi) with a[i] >= v (hi if none); a nondecreasing. */
+static inline int64_t cnn_first_at_least(const int64_t *a, int64_t lo, int64_t hi, int64_t v)
+{
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* b = 8 sparse path: nonzeros per chunk, and the most nonzeros per column
+ * (on average over a range) for which it is taken. */
+enum { CNN_SHAM_CHUNK = 1024, CNN_SHAM_SPARSE = 24 };
 #endif
 
 /* One nonzero of one column: decode its value, check its row, accumulate. */
@@ -277,28 +292,176 @@ drain_rest:
     return CNN_OK;
 }
 
-/* One function per row-index width, kept out of line so that the lanes'
- * state gets the registers to itself. */
-__attribute__((noinline)) static int SFX(sham_quad8_r1)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1)
+/* Sparse columns (a few nonzeros each) in three passes over chunks of at
+ * most CNN_SHAM_CHUNK nonzeros, so that no branch depends on where a column
+ * ends while decoding: (1) four lanes decode the chunk's codewords as four
+ * flat runs of whole columns, storing each nonzero's value and bit position;
+ * (2) every column's offset is checked against the position of its first
+ * codeword (and each run's end against the next run's offset), which is
+ * exactly the per-column check; (3) the columns accumulate like CSR. */
+
+#ifndef CNN_SHAM_SP_COMMON
+#define CNN_SHAM_SP_COMMON
+/* One decoded codeword: its bit position (relative to the chunk's first
+ * byte) in the low 32 bits, its symbol in the high 32 bits. */
+#define CNN_SP_DEC(J)                                                         \
+    {                                                                         \
+        const uint64_t x_ = cnn_peek_be(S, p##J);                             \
+        const uint32_t e_ = T[x_ >> CNN_E16_SHIFT];                           \
+        uint64_t s_ = CNN_E16_SYM(e_);                                        \
+        int l_ = CNN_E16_BITS(e_);                                            \
+        if (CNN_UNLIKELY(!e_)) {                                              \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
+            if (!d_.len) return CNN_ERR_CORRUPT;                              \
+            s_ = d_.sym;                                                      \
+            l_ = d_.len;                                                      \
+        }                                                                     \
+        d##J[i] = (uint64_t)p##J | (s_ << 32);                                \
+        p##J += l_;                                                           \
+    }
+
+/* Pass 1: four runs of n[j] codewords from bits p[j] of S into d[j][...];
+ * the runs' final positions are returned in p[].  `lim` is the last position
+ * a peek may read from. */
+static int cnn_sp_decode(const cnn_huff *h, const uint16_t *T, const uint8_t *S, int64_t lim,
+                         uint64_t **d, const int64_t *n, int64_t *p)
 {
-    return SFX(sham_quad8)(k, c0, c1, 1);
+    uint64_t *d0 = d[0], *d1 = d[1], *d2 = d[2], *d3 = d[3];
+    int64_t n0 = n[0], n1 = n[1], n2 = n[2], n3 = n[3];
+    int64_t p0 = p[0], p1 = p[1], p2 = p[2], p3 = p[3];
+    for (;;) {
+        int64_t top = p0 > p1 ? p0 : p1, top2 = p2 > p3 ? p2 : p3;
+        top = top > top2 ? top : top2;
+        if (top > lim) return CNN_ERR_CORRUPT;
+        int64_t rounds = (lim - top) / 32;
+        int64_t lo = n0 < n1 ? n0 : n1, lo2 = n2 < n3 ? n2 : n3;
+        lo = lo < lo2 ? lo : lo2;
+        rounds = rounds < lo ? rounds : lo;
+        if (rounds == 0) break;
+        for (int64_t i = 0; i < rounds; i++) {
+            CNN_SP_DEC(0)
+            CNN_SP_DEC(1)
+            CNN_SP_DEC(2)
+            CNN_SP_DEC(3)
+        }
+        d0 += rounds, d1 += rounds, d2 += rounds, d3 += rounds;
+        n0 -= rounds, n1 -= rounds, n2 -= rounds, n3 -= rounds;
+    }
+    /* the runs' leftovers (or the stream's end), one codeword at a time, checked */
+#define CNN_SP_TAIL(J)                                                        \
+    for (int64_t i = 0; i < n##J; i++) {                                      \
+        if (CNN_UNLIKELY(p##J > lim)) return CNN_ERR_CORRUPT;                 \
+        CNN_SP_DEC(J)                                                         \
+    }                                                                         \
+    p[J] = p##J;
+    CNN_SP_TAIL(0)
+    CNN_SP_TAIL(1)
+    CNN_SP_TAIL(2)
+    CNN_SP_TAIL(3)
+#undef CNN_SP_TAIL
+    return CNN_OK;
 }
-__attribute__((noinline)) static int SFX(sham_quad8_r2)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1)
+#undef CNN_SP_DEC
+#endif
+
+/* Columns [ca, cz) holding nonzeros [qa, qz), qz - qa <= CNN_SHAM_CHUNK. */
+CNN_INLINE int SFX(sham_sp_chunk)(const SFX(sham_ctx) *k, int64_t ca, int64_t cz,
+                                  uint64_t *restrict ent, const int ri_bytes)
 {
-    return SFX(sham_quad8)(k, c0, c1, 2);
-}
-__attribute__((noinline)) static int SFX(sham_quad8_r4)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1)
-{
-    return SFX(sham_quad8)(k, c0, c1, 4);
+    const int64_t *cb = k->cb, *cbits = k->col_bits;
+    const int64_t qa = cb[ca], qz = cb[cz];
+    /* positions count from the byte holding the chunk's first bit; offsets
+     * never decrease, so every position below fits 32 bits */
+    const int64_t base = cbits[ca] & ~(int64_t)7;
+    if (cbits[cz] - cbits[ca] > 32 * (qz - qa)) return CNN_ERR_CORRUPT;
+    /* four runs of whole columns, split near quarters of the nonzeros */
+    int64_t cs[5] = {ca, ca, ca, ca, cz};
+    for (int j = 1; j < 4; j++) cs[j] = cnn_first_at_least(cb, cs[j - 1], cz, qa + ((qz - qa) * j) / 4);
+    uint64_t *d[4];
+    int64_t n[4], p[4];
+    for (int j = 0; j < 4; j++) {
+        d[j] = ent + (cb[cs[j]] - qa);
+        n[j] = cb[cs[j + 1]] - cb[cs[j]];
+        p[j] = cbits[cs[j]] - base;
+    }
+    int st = cnn_sp_decode(k->h, k->t16, k->stream + (base >> 3), k->stream_bits - base, d, n, p);
+    if (st) return st;
+    /* pass 2: each run ends at the next run's offset, each column starts at its codewords */
+    int bad = 0;
+    for (int j = 0; j < 4; j++) bad |= p[j] != cbits[cs[j + 1]] - base;
+    if (bad) return CNN_ERR_CORRUPT;
+    ent[qz - qa] = (uint64_t)(cbits[cz] - base);
+    for (int64_t i = ca; i < cz; i++) bad |= (uint32_t)ent[cb[i] - qa] != (uint64_t)(cbits[i] - base);
+    if (bad) return CNN_ERR_CORRUPT;
+    /* pass 3: accumulate (rows were checked for the whole range) */
+    const REAL *XT = k->xt, *V = k->values;
+    const char *ri = (const char *)k->ri;
+    REAL *out = k->out;
+    const uint64_t *e = ent - qa;
+    for (int64_t i = ca; i < cz; i++) {
+        SFX(vec8) acc = {0};
+        for (int64_t j = cb[i]; j < cb[i + 1]; j++) {
+            SFX(vec8) x;
+            __builtin_memcpy(&x, XT + cnn_ri_at(ri, j, ri_bytes) * 8, sizeof x);
+            acc += V[e[j] >> 32] * x;
+        }
+        __builtin_memcpy(out + i * 8, &acc, sizeof acc);
+    }
+    return CNN_OK;
 }
 
-/* b = 8 on the byte stream: the range's rows checked once, then four lanes. */
+/* Columns [c0, c1) in chunks; a column with more nonzeros than a chunk holds
+ * goes through the lanes. */
+CNN_INLINE int SFX(sham_sparse8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
+{
+    uint64_t ent[CNN_SHAM_CHUNK + 1];
+    const int64_t *cb = k->cb;
+    int64_t c = c0;
+    int st;
+    while (c < c1) {
+        /* the most columns from c whose nonzeros fit a chunk */
+        const int64_t z = cnn_first_at_least(cb, c + 1, c1 + 1, cb[c] + CNN_SHAM_CHUNK + 1) - 1;
+        if (z == c) {
+            if ((st = SFX(sham_tail8)(k, c, k->col_bits[c], cb[c], cb[c + 1], (SFX(vec8)){0}, ri_bytes)))
+                return st;
+            c++;
+            continue;
+        }
+        if ((st = SFX(sham_sp_chunk)(k, c, z, ent, ri_bytes))) return st;
+        c = z;
+    }
+    return CNN_OK;
+}
+
+/* Few nonzeros per column: the chunked passes; otherwise the lanes. */
+CNN_INLINE int SFX(sham_cols8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
+{
+    if (k->cb[c1] - k->cb[c0] < CNN_SHAM_SPARSE * (c1 - c0)) return SFX(sham_sparse8)(k, c0, c1, ri_bytes);
+    return SFX(sham_quad8)(k, c0, c1, ri_bytes);
+}
+
+/* One function per row-index width, kept out of line so that the lanes'
+ * state gets the registers to itself. */
+__attribute__((noinline)) static int SFX(sham_cols8_r1)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1)
+{
+    return SFX(sham_cols8)(k, c0, c1, 1);
+}
+__attribute__((noinline)) static int SFX(sham_cols8_r2)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1)
+{
+    return SFX(sham_cols8)(k, c0, c1, 2);
+}
+__attribute__((noinline)) static int SFX(sham_cols8_r4)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1)
+{
+    return SFX(sham_cols8)(k, c0, c1, 4);
+}
+
+/* b = 8 on the byte stream: the range's rows checked once, then by column density. */
 CNN_INLINE int SFX(sham_span8_fast)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
 {
     if (!cnn_rows_below(k->ri, ri_bytes, k->cb[c0], k->cb[c1], k->n)) return CNN_ERR_CORRUPT;
-    return ri_bytes == 1 ? SFX(sham_quad8_r1)(k, c0, c1)
-         : ri_bytes == 2 ? SFX(sham_quad8_r2)(k, c0, c1)
-                         : SFX(sham_quad8_r4)(k, c0, c1);
+    return ri_bytes == 1 ? SFX(sham_cols8_r1)(k, c0, c1)
+         : ri_bytes == 2 ? SFX(sham_cols8_r2)(k, c0, c1)
+                         : SFX(sham_cols8_r4)(k, c0, c1);
 }
 
 #define CNN_SHAM_FAST8 1
@@ -330,7 +493,6 @@ static int SFX(sham_range)(void *vctx, int64_t c0, int64_t c1)
 }
 #undef CNN_SHAM_DISPATCH_B
 #undef CNN_SHAM_SPAN_FAST8
-#undef CNN_SHAM_FAST8
 
 int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
                          const void *words, int64_t nwords, int wordbits,
@@ -345,7 +507,10 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     if (n < 0 || m < 0 || b < 0 || q < 0 || threads < 1) return CNN_ERR_ARG;
     if (ncol_bits != m + 1 || ncb != m + 1) return CNN_ERR_ARG;
     if (ri_bytes != 1 && ri_bytes != 2 && ri_bytes != 4) return CNN_ERR_ARG;
+    /* b = 8 on the byte stream decodes through the 16-bit table alone */
+    const int fast8 = CNN_SHAM_FAST8 && b == 8 && stream != NULL;
     uint32_t table[1 << CNN_TABLE_BITS];
+    uint16_t t16[1 << CNN_TABLE_BITS];
     cnn_huff h;
     SFX(sham_ctx) k;
     int st = cnn_bits_init(&k.bits, words, nwords, wordbits);
@@ -360,12 +525,10 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     k.stream = stream;
     k.stream_bits = stream != NULL ? 8 * (nstream - 8) : 0;
     if (m == 0 || b == 0) return CNN_OK;
-    for (int64_t i = 0; i < m * b; i++) out[i] = 0;
-    st = cnn_huff_init(&h, len_count, maxlen, nsym, -1, table, NULL);
+    st = cnn_huff_init(&h, len_count, maxlen, nsym, -1, fast8 ? NULL : table, NULL);
     if (st) return st;
     if (q > 0 && nsym == 0) return CNN_ERR_CORRUPT;
-    uint16_t t16[1 << CNN_TABLE_BITS];
-    cnn_huff_table16(&h, t16);
+    if (fast8) cnn_huff_table16(&h, t16);
     k.t16 = t16;
     k.n = n;
     k.b = b;
@@ -379,3 +542,4 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     k.h = &h;
     return cnn_parallel_for(pool, threads, m, cb, SFX(sham_range), &k);
 }
+#undef CNN_SHAM_FAST8

@@ -32,8 +32,10 @@ def test_batch8_product_matches_numpy(skew, wordbits):
         np.testing.assert_allclose(S.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
 
 
-def test_corrupted_stream_in_the_batch8_path_is_an_error_or_consistent():
-    W = _matrix(3)
+@pytest.mark.parametrize("density", [0.2, 0.02])
+def test_corrupted_stream_in_the_batch8_path_is_an_error_or_consistent(density):
+    # 0.2: the four-lane path; 0.02 (a few nonzeros per column): the chunked sparse path
+    W = _matrix(3, m=41 if density > 0.1 else 400, density=density)
     S = get_format("sham").from_dense(W)
     X = np.random.default_rng(4).standard_normal((8, W.shape[0])).astype(np.float32)
     rng = np.random.default_rng(5)
@@ -65,6 +67,51 @@ def test_ham_batch8_product_matches_numpy(density, wordbits, m):
     ref = X.astype(np.float64) @ W
     for threads in (1, 2, 50):
         np.testing.assert_allclose(H.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("skew", [False, True])
+@pytest.mark.parametrize("wordbits", [32, 64])
+def test_sham_sparse_batch8_path_matches_numpy(skew, wordbits):
+    # ~6 nonzeros per column over 3,000 nonzeros: several chunks, four runs each
+    W = _matrix(17, n=300, m=500, density=0.02, levels=40 if skew else 9, skew=skew)
+    W[:, 100:140] = 0  # empty columns inside a chunk and at chunk ends
+    S = get_format("sham").from_dense(W, wordbits=wordbits)
+    X = np.random.default_rng(18).standard_normal((8, W.shape[0])).astype(np.float32)
+    ref = X.astype(np.float64) @ W
+    for threads in (1, 2, 50):
+        np.testing.assert_allclose(S.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_sham_sparse_batch8_path_with_a_column_longer_than_a_chunk():
+    W = _matrix(19, n=1500, m=300, density=0.003)
+    W[:, 7] = np.linspace(0.1, 1.0, 1500, dtype=np.float32)  # 1,500 nonzeros in one column
+    W[:, -3:] = 0
+    S = get_format("sham").from_dense(W)
+    assert S.nnz < 24 * W.shape[1]  # the sparse path
+    X = np.random.default_rng(20).standard_normal((8, W.shape[0])).astype(np.float32)
+    for threads in (1, 2):
+        np.testing.assert_allclose(S.matmul(X, threads=threads), X.astype(np.float64) @ W,
+                                   rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("density", [0.2, 0.02])
+def test_sham_batch8_rejects_shifted_column_offsets(density):
+    # a column offset that does not match where its codewords start is corrupt,
+    # whichever path decodes it (the sparse one checks them in a separate pass)
+    W = _matrix(21, n=300, m=400, density=density)
+    S = get_format("sham").from_dense(W)
+    X = np.random.default_rng(22).standard_normal((8, W.shape[0])).astype(np.float32)
+    rng = np.random.default_rng(23)
+    for _ in range(40):
+        cbits = S.col_bits.copy()
+        c = rng.integers(1, W.shape[1])
+        cbits[c] = max(cbits[c - 1], min(cbits[c + 1], cbits[c] + rng.choice([-3, -1, 1, 2])))
+        if cbits[c] == S.col_bits[c]:
+            continue
+        T = SHAM(S.shape, S.dtype, S.values, S.len_count, S.words, cbits, S.ri, S.cb, S._meta)
+        for threads in (1, 2):
+            with pytest.raises(FormatError):
+                T.matmul(X, threads=threads)
 
 
 def test_corrupted_ham_stream_in_the_batch8_path_is_an_error_or_consistent():
