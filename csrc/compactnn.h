@@ -147,13 +147,18 @@ int cnn_sham_matmat_f64(int64_t n, int64_t m,
 
 /* IM: codebook values[nsym] plus one `width`-bit index per entry (0 <= width
  * <= 32), column-major, packed in the stream; column c starts at bit c*n*width.
- * Indices >= nsym are reported as corrupt.  Cost O(n m). */
+ * Indices >= nsym are reported as corrupt.  Cost O(n m).  `stream`
+ * (optional, NULL if absent) is the words' bytes in stream order plus 8
+ * bytes of padding (nstream = 4 * 32-bit chunks + 8): with it, and finite X,
+ * batches of 8 and 1 take branch-free paths over eight columns at once. */
 int cnn_im_matmat_f32(int64_t n, int64_t m,
                       const void *words, int64_t nwords, int wordbits, int width,
+                      const uint8_t *stream, int64_t nstream,
                       const float *values, int64_t nsym, int64_t zero_sym,
                       const float *xt, int64_t b, float *out, int threads, cnn_pool *pool);
 int cnn_im_matmat_f64(int64_t n, int64_t m,
                       const void *words, int64_t nwords, int wordbits, int width,
+                      const uint8_t *stream, int64_t nstream,
                       const double *values, int64_t nsym, int64_t zero_sym,
                       const double *xt, int64_t b, double *out, int threads, cnn_pool *pool);
 

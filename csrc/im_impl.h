@@ -8,6 +8,7 @@ typedef struct {
     const REAL *xt;
     REAL *out;
     cnn_br proto;
+    const uint8_t *stream; /* byte stream when the branch-free paths apply, else NULL */
 } SFX(im_ctx);
 
 CNN_INLINE int SFX(im_column)(const SFX(im_ctx) *k, int64_t c, const int64_t B)
@@ -39,10 +40,83 @@ CNN_INLINE int SFX(im_column)(const SFX(im_ctx) *k, int64_t c, const int64_t B)
     return CNN_OK;
 }
 
+#if defined(__GNUC__)
+typedef REAL SFX(ivec8) __attribute__((vector_size(8 * sizeof(REAL))));
+
+/* Columns c .. c+7 row by row, each row of X^T loaded once for the eight:
+ * every index is read with one unaligned load from the byte stream (the
+ * stream's length was checked against n * m * width), an index >= nsym is
+ * remembered and reported after the columns, and the zero symbol is
+ * multiplied like any other (X is finite, its value is 0). */
+#define CNN_IM_IDX(J)                                                         \
+    const uint64_t i##J = cnn_peek_be(S, p + (J) * stride) >> sh;             \
+    if (!FULL) bad |= i##J >= (uint64_t)nsym;                                 \
+    const REAL v##J = V[FULL || i##J < (uint64_t)nsym ? i##J : 0];
+/* FULL: nsym == 2^width, so that every index is valid. */
+CNN_INLINE int SFX(im_oct)(const SFX(im_ctx) *k, int64_t c, const int64_t B, const int FULL)
+{
+    const uint8_t *S = k->stream;
+    const REAL *V = k->values, *XT = k->xt;
+    const int64_t n = k->n, nsym = k->nsym, w = k->width, stride = n * w;
+    const int sh = 64 - (int)w;
+    int64_t p = c * stride;
+    uint64_t bad = 0;
+    if (B == 8) {
+        SFX(ivec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        for (int64_t row = 0; row < n; row++, p += w) {
+            SFX(ivec8) xx;
+            __builtin_memcpy(&xx, XT + row * 8, sizeof xx);
+            CNN_IM_IDX(0) CNN_IM_IDX(1) CNN_IM_IDX(2) CNN_IM_IDX(3)
+            CNN_IM_IDX(4) CNN_IM_IDX(5) CNN_IM_IDX(6) CNN_IM_IDX(7)
+            a0 += v0 * xx, a1 += v1 * xx, a2 += v2 * xx, a3 += v3 * xx;
+            a4 += v4 * xx, a5 += v5 * xx, a6 += v6 * xx, a7 += v7 * xx;
+        }
+        REAL *o = k->out + c * 8;
+        __builtin_memcpy(o, &a0, sizeof a0), __builtin_memcpy(o + 8, &a1, sizeof a1);
+        __builtin_memcpy(o + 16, &a2, sizeof a2), __builtin_memcpy(o + 24, &a3, sizeof a3);
+        __builtin_memcpy(o + 32, &a4, sizeof a4), __builtin_memcpy(o + 40, &a5, sizeof a5);
+        __builtin_memcpy(o + 48, &a6, sizeof a6), __builtin_memcpy(o + 56, &a7, sizeof a7);
+    } else {
+        REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        for (int64_t row = 0; row < n; row++, p += w) {
+            const REAL x = XT[row];
+            CNN_IM_IDX(0) CNN_IM_IDX(1) CNN_IM_IDX(2) CNN_IM_IDX(3)
+            CNN_IM_IDX(4) CNN_IM_IDX(5) CNN_IM_IDX(6) CNN_IM_IDX(7)
+            a0 += v0 * x, a1 += v1 * x, a2 += v2 * x, a3 += v3 * x;
+            a4 += v4 * x, a5 += v5 * x, a6 += v6 * x, a7 += v7 * x;
+        }
+        REAL *o = k->out + c;
+        o[0] = a0, o[1] = a1, o[2] = a2, o[3] = a3, o[4] = a4, o[5] = a5, o[6] = a6, o[7] = a7;
+    }
+    return bad ? CNN_ERR_CORRUPT : CNN_OK;
+}
+#undef CNN_IM_IDX
+#define CNN_IM_OCT 1
+#else
+#define CNN_IM_OCT 0
+#endif
+
+/* Not auto-vectorized: GCC turns the eight-column loop at b = 1 into gathers,
+ * several times slower than the scalar loads (the b = 8 loop is written with
+ * vector types and needs no vectorizer). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-vectorize")))
+#endif
 static int SFX(im_range)(void *vctx, int64_t c0, int64_t c1)
 {
     const SFX(im_ctx) *k = (const SFX(im_ctx) *)vctx;
-    for (int64_t c = c0; c < c1; c++) {
+    int64_t c = c0;
+#if CNN_IM_OCT
+    if (k->stream) {
+        for (; c + 8 <= c1; c += 8) {
+            const int full = k->nsym == ((int64_t)1 << k->width);
+            const int st = k->b == 8 ? (full ? SFX(im_oct)(k, c, 8, 1) : SFX(im_oct)(k, c, 8, 0))
+                                     : (full ? SFX(im_oct)(k, c, 1, 1) : SFX(im_oct)(k, c, 1, 0));
+            if (st) return st;
+        }
+    }
+#endif
+    for (; c < c1; c++) {
         int st;
         if (k->b == 1) st = SFX(im_column)(k, c, 1);
         else if (k->b == 8) st = SFX(im_column)(k, c, 8);
@@ -52,9 +126,17 @@ static int SFX(im_range)(void *vctx, int64_t c0, int64_t c1)
     return CNN_OK;
 }
 
+/* 1 when no element of x is Inf or NaN. */
+static int SFX(im_finite)(const REAL *x, int64_t len)
+{
+    int bad = 0;
+    for (int64_t i = 0; i < len; i++) bad |= !(x[i] - x[i] == 0);
+    return !bad;
+}
+
 int SFX(cnn_im_matmat)(int64_t n, int64_t m,
                        const void *words, int64_t nwords, int wordbits, int width,
-                       const REAL *values, int64_t nsym, int64_t zero_sym,
+                       const uint8_t *stream, int64_t nstream, const REAL *values, int64_t nsym, int64_t zero_sym,
                        const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (n < 0 || m < 0 || b < 0 || threads < 1) return CNN_ERR_ARG;
@@ -64,6 +146,7 @@ int SFX(cnn_im_matmat)(int64_t n, int64_t m,
     if (st) return st;
     if (n > 0 && m > 0 && (double)n * (double)m * width > 32.0 * (double)k.proto.nchunks)
         return CNN_ERR_CORRUPT;
+    if (stream != NULL && nstream != 4 * k.proto.nchunks + 8) return CNN_ERR_ARG;
     if (m == 0 || b == 0) return CNN_OK;
     for (int64_t i = 0; i < m * b; i++) out[i] = 0;
     if (n == 0) return CNN_OK;
@@ -76,5 +159,10 @@ int SFX(cnn_im_matmat)(int64_t n, int64_t m,
     k.values = values;
     k.xt = xt;
     k.out = out;
+    /* the branch-free paths: a byte stream, 1 <= width <= 32 (a 64-bit peek holds
+     * at least 57 stream bits), b = 1 or 8, finite X, and zero's value 0 */
+    k.stream = (stream != NULL && width > 0 && (b == 1 || b == 8)
+                && (zero_sym < 0 || values[zero_sym] == 0) && SFX(im_finite)(xt, n * b))
+             ? stream : NULL;
     return cnn_parallel_for(pool, threads, m, NULL, SFX(im_range), &k);
 }

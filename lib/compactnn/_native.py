@@ -135,6 +135,36 @@ def _check_xt(xt: np.ndarray, n: int, dtype: np.dtype) -> None:
         raise TypeError(f"xt must be {dtype}, got {xt.dtype}")
 
 
+class Product:
+    """A product kernel bound to one matrix's arrays, converted and checked once.
+
+    ``product(xt, threads)`` returns ``(X @ W)^T`` (m x b) for ``xt = X^T``
+    (n x b, C-contiguous, the matrix's dtype).  The bound arrays stay alive
+    with the object; the kernel validates them again on every call, so an
+    array changed in place gives an error, never a read out of bounds.
+    """
+
+    __slots__ = ("_fn", "_args", "_n", "_m", "_dtype", "_what")
+
+    def __init__(self, fn, args: tuple, n: int, m: int, dtype, what: str):
+        self._fn, self._args, self._n, self._m = fn, args, n, m
+        self._dtype, self._what = np.dtype(dtype), what
+
+    def __call__(self, xt: np.ndarray, threads: int) -> np.ndarray:
+        _check_xt(xt, self._n, self._dtype)
+        out = _out(xt, self._m)
+        st = self._fn(*self._args, _ptr(xt), xt.shape[1], _ptr(out), _threads(threads), _pool())
+        _check(st, self._what)
+        return out
+
+
+def _fn(name: str, dtype):
+    """The float32 or float64 instance of kernel ``name``."""
+    if not isinstance(dtype, np.dtype) or dtype not in (np.float32, np.float64):
+        raise TypeError("values must be a float32 or float64 array")
+    return getattr(lib, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
+
+
 def bits_encode(sym: np.ndarray, codes: np.ndarray, lens: np.ndarray, total_bits: int,
                 wordbits: int = 32) -> np.ndarray:
     """Write codeword ``codes[s]`` (``lens[s]`` bits) for every ``s`` in ``sym``."""
@@ -193,25 +223,27 @@ def huff_decode_segments(words: np.ndarray, len_count: np.ndarray, nsym: int,
     return out
 
 
-def ham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
-               values: np.ndarray, zero_sym: int, xt: np.ndarray, threads: int,
-               stream: np.ndarray | None = None) -> np.ndarray:
-    """``(X @ W)^T`` for a HAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b.
+def ham_product(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
+                values: np.ndarray, zero_sym: int, stream: np.ndarray | None = None) -> Product:
+    """The HAM product kernel of one matrix (see :class:`Product`).
 
     ``stream`` (optional) is :func:`byte_stream` of ``words`` (batch-8 fast path).
     """
     m = col_bits.size - 1
-    _check_xt(xt, n, values.dtype)
-    out = _out(xt, m)
-    fn = lib.cnn_ham_matmat_f32 if values.dtype == np.float32 else lib.cnn_ham_matmat_f64
-    st = fn(n, m, _vptr(words), words.size, _words_bits(words),
+    fn = _fn("cnn_ham_matmat", values.dtype)
+    args = (n, m, _vptr(words), words.size, _words_bits(words),
             ffi.NULL if stream is None else _ptr(stream, np.uint8),
             0 if stream is None else stream.size,
             _ptr(col_bits, np.int64), col_bits.size, _ptr(len_count, np.uint32),
-            max(len_count.size - 1, 0), _ptr(values), values.size, int(zero_sym),
-            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads), _pool())
-    _check(st, "HAM product")
-    return out
+            max(len_count.size - 1, 0), _ptr(values), values.size, int(zero_sym))
+    return Product(fn, args, n, m, values.dtype, "HAM product")
+
+
+def ham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
+               values: np.ndarray, zero_sym: int, xt: np.ndarray, threads: int,
+               stream: np.ndarray | None = None) -> np.ndarray:
+    """``(X @ W)^T`` for a HAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
+    return ham_product(n, words, col_bits, len_count, values, zero_sym, stream)(xt, threads)
 
 
 def byte_stream(words: np.ndarray) -> np.ndarray:
@@ -227,10 +259,10 @@ def byte_stream(words: np.ndarray) -> np.ndarray:
     return out
 
 
-def sham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
-                values: np.ndarray, ri: np.ndarray, cb: np.ndarray, xt: np.ndarray,
-                threads: int, stream: np.ndarray | None = None) -> np.ndarray:
-    """``(X @ W)^T`` for an sHAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b.
+def sham_product(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
+                 values: np.ndarray, ri: np.ndarray, cb: np.ndarray,
+                 stream: np.ndarray | None = None) -> Product:
+    """The sHAM product kernel of one matrix (see :class:`Product`).
 
     ``stream`` (optional) is :func:`byte_stream` of ``words``; the kernel then
     takes its fast path for batches of 8.
@@ -240,31 +272,42 @@ def sham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.n
         raise ValueError("col_bits and cb must both have m + 1 entries")
     if ri.dtype not in (np.uint8, np.uint16, np.uint32):
         raise TypeError(f"row indices must be uint8, uint16 or uint32, got {ri.dtype}")
-    _check_xt(xt, n, values.dtype)
-    out = _out(xt, m)
-    fn = lib.cnn_sham_matmat_f32 if values.dtype == np.float32 else lib.cnn_sham_matmat_f64
-    sp = ffi.NULL if stream is None else _ptr(stream, np.uint8)
-    st = fn(n, m, _vptr(words), words.size, _words_bits(words), sp,
+    fn = _fn("cnn_sham_matmat", values.dtype)
+    args = (n, m, _vptr(words), words.size, _words_bits(words),
+            ffi.NULL if stream is None else _ptr(stream, np.uint8),
             0 if stream is None else stream.size,
             _ptr(col_bits, np.int64), col_bits.size, _ptr(len_count, np.uint32),
             max(len_count.size - 1, 0), _ptr(values), values.size,
-            _vptr(ri), ri.itemsize, ri.size, _ptr(cb, np.int64), cb.size,
-            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads), _pool())
-    _check(st, "sHAM product")
-    return out
+            _vptr(ri), ri.itemsize, ri.size, _ptr(cb, np.int64), cb.size)
+    return Product(fn, args, n, m, values.dtype, "sHAM product")
+
+
+def sham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
+                values: np.ndarray, ri: np.ndarray, cb: np.ndarray, xt: np.ndarray,
+                threads: int, stream: np.ndarray | None = None) -> np.ndarray:
+    """``(X @ W)^T`` for an sHAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
+    return sham_product(n, words, col_bits, len_count, values, ri, cb, stream)(xt, threads)
+
+
+def im_product(n: int, m: int, words: np.ndarray, width: int, values: np.ndarray,
+               zero_sym: int, stream: np.ndarray | None = None) -> Product:
+    """The IM product kernel of one matrix (see :class:`Product`).
+
+    ``stream`` (optional) is :func:`byte_stream` of ``words`` (branch-free
+    paths for batches of 1 and 8).
+    """
+    fn = _fn("cnn_im_matmat", values.dtype)
+    args = (n, m, _vptr(words), words.size, _words_bits(words), int(width),
+            ffi.NULL if stream is None else _ptr(stream, np.uint8),
+            0 if stream is None else stream.size, _ptr(values), values.size, int(zero_sym))
+    return Product(fn, args, n, m, values.dtype, "IM product")
 
 
 def im_matmat(n: int, m: int, words: np.ndarray, width: int, values: np.ndarray,
-              zero_sym: int, xt: np.ndarray, threads: int) -> np.ndarray:
+              zero_sym: int, xt: np.ndarray, threads: int,
+              stream: np.ndarray | None = None) -> np.ndarray:
     """``(X @ W)^T`` for an IM matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
-    _check_xt(xt, n, values.dtype)
-    out = _out(xt, m)
-    fn = lib.cnn_im_matmat_f32 if values.dtype == np.float32 else lib.cnn_im_matmat_f64
-    st = fn(n, m, _vptr(words), words.size, _words_bits(words),
-            int(width), _ptr(values), values.size, int(zero_sym), _ptr(xt), xt.shape[1],
-            _ptr(out), _threads(threads), _pool())
-    _check(st, "IM product")
-    return out
+    return im_product(n, m, words, width, values, zero_sym, stream)(xt, threads)
 
 
 _UINTS = (np.uint8, np.uint16, np.uint32, np.uint64)
@@ -276,41 +319,45 @@ def _uint_array(a: np.ndarray, what: str) -> np.ndarray:
     return a
 
 
-def _grouped_args(n: int, values: np.ndarray, ci: np.ndarray, gp: np.ndarray, rp: np.ndarray,
-                  xt: np.ndarray):
+def _grouped_args(n: int, values: np.ndarray, ci: np.ndarray, gp: np.ndarray, rp: np.ndarray):
     for a, what in ((ci, "column indices"), (gp, "group pointers"), (rp, "row pointers")):
         _uint_array(a, what)
     if rp.size < 1:
         raise ValueError("row pointers must have m + 1 >= 1 entries")
     if not isinstance(values, np.ndarray) or values.dtype not in (np.float32, np.float64):
         raise TypeError("values must be a float32 or float64 array")
-    _check_xt(xt, n, values.dtype)
     return (n, rp.size - 1, _ptr(values), values.size, _vptr(ci), ci.itemsize, ci.size,
             _vptr(gp), gp.itemsize, gp.size, _vptr(rp), rp.itemsize, rp.size)
+
+
+def cer_product(n: int, values: np.ndarray, ci: np.ndarray, gp: np.ndarray,
+                rp: np.ndarray) -> Product:
+    """The CER product kernel of one matrix (see :class:`Product`)."""
+    args = _grouped_args(n, values, ci, gp, rp)
+    return Product(_fn("cnn_cer_matmat", values.dtype), args, n, rp.size - 1, values.dtype,
+                   "CER product")
 
 
 def cer_matmat(n: int, values: np.ndarray, ci: np.ndarray, gp: np.ndarray, rp: np.ndarray,
                xt: np.ndarray, threads: int) -> np.ndarray:
     """``(X @ W)^T`` for a CER matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
-    args = _grouped_args(n, values, ci, gp, rp, xt)
-    out = _out(xt, rp.size - 1)
-    fn = lib.cnn_cer_matmat_f32 if values.dtype == np.float32 else lib.cnn_cer_matmat_f64
-    st = fn(*args, _ptr(xt), xt.shape[1], _ptr(out), _threads(threads), _pool())
-    _check(st, "CER product")
-    return out
+    return cer_product(n, values, ci, gp, rp)(xt, threads)
+
+
+def cser_product(n: int, values: np.ndarray, ci: np.ndarray, gp: np.ndarray, rp: np.ndarray,
+                 vi: np.ndarray) -> Product:
+    """The CSER product kernel of one matrix (see :class:`Product`)."""
+    args = _grouped_args(n, values, ci, gp, rp)
+    _uint_array(vi, "value indices")
+    args += (_vptr(vi), vi.itemsize, vi.size)
+    return Product(_fn("cnn_cser_matmat", values.dtype), args, n, rp.size - 1, values.dtype,
+                   "CSER product")
 
 
 def cser_matmat(n: int, values: np.ndarray, ci: np.ndarray, gp: np.ndarray, rp: np.ndarray,
                 vi: np.ndarray, xt: np.ndarray, threads: int) -> np.ndarray:
     """``(X @ W)^T`` for a CSER matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
-    args = _grouped_args(n, values, ci, gp, rp, xt)
-    _uint_array(vi, "value indices")
-    out = _out(xt, rp.size - 1)
-    fn = lib.cnn_cser_matmat_f32 if values.dtype == np.float32 else lib.cnn_cser_matmat_f64
-    st = fn(*args, _vptr(vi), vi.itemsize, vi.size, _ptr(xt), xt.shape[1], _ptr(out),
-            _threads(threads), _pool())
-    _check(st, "CSER product")
-    return out
+    return cser_product(n, values, ci, gp, rp, vi)(xt, threads)
 
 
 def _gap_code_args(gap_len_count: np.ndarray, gap_syms: np.ndarray, lit: int):
@@ -318,20 +365,24 @@ def _gap_code_args(gap_len_count: np.ndarray, gap_syms: np.ndarray, lit: int):
             _ptr(gap_syms, np.uint32), gap_syms.size, int(lit))
 
 
+def sham_gap_product(n: int, m: int, group: int, words: np.ndarray, blk_bits: np.ndarray,
+                     gap_len_count: np.ndarray, gap_syms: np.ndarray, lit: int,
+                     len_count: np.ndarray, values: np.ndarray) -> Product:
+    """The sHAM-gap product kernel of one matrix (see :class:`Product`)."""
+    fn = _fn("cnn_sham_gap_matmat", values.dtype)
+    args = (n, m, int(group), _vptr(words), words.size, _words_bits(words),
+            _ptr(blk_bits, np.int64), blk_bits.size, *_gap_code_args(gap_len_count, gap_syms, lit),
+            _ptr(len_count, np.uint32), max(len_count.size - 1, 0), _ptr(values), values.size)
+    return Product(fn, args, n, m, values.dtype, "sHAM-gap product")
+
+
 def sham_gap_matmat(n: int, m: int, group: int, words: np.ndarray, blk_bits: np.ndarray,
                     gap_len_count: np.ndarray, gap_syms: np.ndarray, lit: int,
                     len_count: np.ndarray, values: np.ndarray, xt: np.ndarray,
                     threads: int) -> np.ndarray:
     """``(X @ W)^T`` for an sHAM-gap matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
-    _check_xt(xt, n, values.dtype)
-    out = _out(xt, m)
-    fn = lib.cnn_sham_gap_matmat_f32 if values.dtype == np.float32 else lib.cnn_sham_gap_matmat_f64
-    st = fn(n, m, int(group), _vptr(words), words.size, _words_bits(words),
-            _ptr(blk_bits, np.int64), blk_bits.size, *_gap_code_args(gap_len_count, gap_syms, lit),
-            _ptr(len_count, np.uint32), max(len_count.size - 1, 0), _ptr(values), values.size,
-            _ptr(xt), xt.shape[1], _ptr(out), _threads(threads), _pool())
-    _check(st, "sHAM-gap product")
-    return out
+    return sham_gap_product(n, m, group, words, blk_bits, gap_len_count, gap_syms, lit,
+                            len_count, values)(xt, threads)
 
 
 def sham_gap_decode(n: int, m: int, group: int, words: np.ndarray, blk_bits: np.ndarray,

@@ -186,3 +186,48 @@ def test_sham_batch8_rejects_a_row_index_past_n(ri_dtype):
             with pytest.raises(FormatError):
                 _native.sham_matmat(200, S.words, S._col_bits64, S.len_count, S.values, ri,
                                     S._cb64, xt, threads, stream=S._stream)
+
+
+@pytest.mark.parametrize("levels", [3, 4, 5, 200])
+@pytest.mark.parametrize("wordbits", [32, 64])
+@pytest.mark.parametrize("batch", [1, 8])
+def test_im_eight_column_paths_match_numpy(levels, wordbits, batch):
+    # 4 levels + zero: 5 symbols (indices checked); 3 + zero: 4 (every index valid)
+    W = _matrix(24, n=131, m=29, density=0.5, levels=levels)
+    M = get_format("im").from_dense(W, wordbits=wordbits)
+    X = np.random.default_rng(25).standard_normal((batch, W.shape[0])).astype(np.float32)
+    ref = X.astype(np.float64) @ W
+    for threads in (1, 2, 50):
+        np.testing.assert_allclose(M.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_im_eight_column_paths_reject_an_index_past_the_codebook(batch):
+    from compactnn.formats.im import IM
+
+    W = _matrix(26, n=64, m=24, density=0.5, levels=4)  # 5 symbols, 3-bit indices
+    M = get_format("im").from_dense(W)
+    assert M.k == 5 and M.width == 3
+    X = np.random.default_rng(27).standard_normal((batch, W.shape[0])).astype(np.float32)
+    for entry in (0, 64 * 9 + 5, 64 * 24 - 1):
+        words = M.words.copy()
+        bit = entry * 3  # set the entry's index to 7
+        for b in range(bit, bit + 3):
+            words[b // 32] |= np.uint32(1) << np.uint32(31 - b % 32)
+        T = IM(M.shape, M.dtype, M.values, words, M._meta)
+        for threads in (1, 2):
+            with pytest.raises(FormatError):
+                T.matmul(X, threads=threads)
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_im_with_inf_or_nan_in_x_matches_numpy_on_the_entries(batch):
+    # zero entries add nothing for any X (no 0 * inf = nan), as in SciPy
+    W = _matrix(28, n=50, m=16, density=0.4)
+    M = get_format("im").from_dense(W)
+    X = np.random.default_rng(29).standard_normal((batch, W.shape[0])).astype(np.float32)
+    X[0, 3] = np.inf
+    X[-1, 7] = np.nan
+    ref = np.stack([np.array([np.sum(x[W[:, c] != 0] * W[W[:, c] != 0, c]) for c in range(16)])
+                    for x in X.astype(np.float64)])
+    np.testing.assert_allclose(M.matmul(X, threads=1), ref, rtol=1e-5, atol=1e-5)

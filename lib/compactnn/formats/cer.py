@@ -72,6 +72,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from functools import cached_property
+
 import numpy as np
 
 from .. import _native
@@ -205,14 +207,15 @@ class _GroupedRows(MatrixFormat):
         return cats
 
     # ---- product --------------------------------------------------------------
-    def _matmat(self, X, threads):
-        xt = np.ascontiguousarray(X.T)
+    @cached_property
+    def _kernel(self):
         n = self.shape[0]
         if self._explicit_values:
-            out = _native.cser_matmat(n, self.values, self.ci, self.gp, self.rp, self.vi, xt, threads)
-        else:
-            out = _native.cer_matmat(n, self.values, self.ci, self.gp, self.rp, xt, threads)
-        return out.T
+            return _native.cser_product(n, self.values, self.ci, self.gp, self.rp, self.vi)
+        return _native.cer_product(n, self.values, self.ci, self.gp, self.rp)
+
+    def _matmat(self, X, threads):
+        return self._kernel(np.ascontiguousarray(X.T), threads).T
 
     # ---- files ---------------------------------------------------------------
     @classmethod

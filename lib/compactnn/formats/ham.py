@@ -19,6 +19,8 @@ columns are split across threads by their bit lengths.
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from .. import _native
@@ -79,11 +81,13 @@ class HAM(MatrixFormat):
         """Bits of codewords actually written (without the final padding)."""
         return int(self._col_bits64[-1])
 
+    @cached_property
+    def _kernel(self):
+        return _native.ham_product(self.shape[0], self.words, self._col_bits64, self.len_count,
+                                   self.values, self._zero_sym, stream=self._stream)
+
     def _matmat(self, X, threads):
-        xt = np.ascontiguousarray(X.T)
-        out = _native.ham_matmat(self.shape[0], self.words, self._col_bits64, self.len_count,
-                                 self.values, self._zero_sym, xt, threads, stream=self._stream)
-        return out.T
+        return self._kernel(np.ascontiguousarray(X.T), threads).T
 
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):

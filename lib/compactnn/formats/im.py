@@ -6,6 +6,8 @@ words.  With ``k = 1`` the width is 0 and no index is stored.
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from .. import _native, huffman
@@ -25,6 +27,8 @@ class IM(MatrixFormat):
         self.values, self.words = values, words
         self.width = int(meta["width"])
         self._zero_sym = _coding.zero_symbol(values)
+        # the indices' bytes in order, padded, for the branch-free kernels (a cache, not stored)
+        self._stream = _native.byte_stream(words) if self.width > 0 else None
 
     @classmethod
     def _from_dense(cls, W, wordbits: int = 32):
@@ -61,11 +65,13 @@ class IM(MatrixFormat):
     def _breakdown_map(self):
         return {"words": "payload", "values": "codebook"}
 
+    @cached_property
+    def _kernel(self):
+        return _native.im_product(self.shape[0], self.shape[1], self.words, self.width,
+                                  self.values, self._zero_sym, stream=self._stream)
+
     def _matmat(self, X, threads):
-        xt = np.ascontiguousarray(X.T)
-        out = _native.im_matmat(self.shape[0], self.shape[1], self.words, self.width, self.values,
-                                self._zero_sym, xt, threads)
-        return out.T
+        return self._kernel(np.ascontiguousarray(X.T), threads).T
 
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):

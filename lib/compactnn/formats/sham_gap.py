@@ -55,6 +55,8 @@ from __future__ import annotations
 
 import math
 
+from functools import cached_property
+
 import numpy as np
 
 from .. import _native, huffman
@@ -286,13 +288,15 @@ class SHAMGap(MatrixFormat):
         Wt[pos] = self.values[sym]
         return np.ascontiguousarray(Wt.reshape(m, n).T)
 
-    def _matmat(self, X, threads):
+    @cached_property
+    def _kernel(self):
         n, m = self.shape
-        xt = np.ascontiguousarray(X.T)
-        out = _native.sham_gap_matmat(n, m, self.group, self.words, self._blk_bits64,
-                                      self._gap_len_count32, self._gap_syms32, self.lit,
-                                      self._len_count32, self.values, xt, threads)
-        return out.T
+        return _native.sham_gap_product(n, m, self.group, self.words, self._blk_bits64,
+                                        self._gap_len_count32, self._gap_syms32, self.lit,
+                                        self._len_count32, self.values)
+
+    def _matmat(self, X, threads):
+        return self._kernel(np.ascontiguousarray(X.T), threads).T
 
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):
