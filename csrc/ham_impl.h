@@ -24,7 +24,7 @@ typedef struct {
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
     int64_t step;         /* most rows one table lookup covers */
     const uint32_t *plain; /* one-symbol table for ham_oct8, NULL if that path is off */
-    int fast8;            /* b = 8, a byte stream and finite X: the lockstep paths */
+    int fast8;            /* b = 8 or 1, a byte stream and finite X: the lockstep paths */
 } SFX(ham_ctx);
 
 /* One lookup in one column: skip a run of zero codewords and decode at most
@@ -308,7 +308,7 @@ drain:
 #undef CNN_HQ_STEP
 #undef CNN_HQ_LOCALS
 
-/* b = 8 through a one-symbol table (k->plain): every codeword is one row, so
+/* b = 8 (or 1) through a one-symbol table (k->plain): every codeword is one row, so
  * eight columns go in lockstep row by row, sharing each row of X^T.  The
  * table is either the run table when it holds no runs (no zero symbol, or a
  * zero codeword longer than the table; a zero met on the slow path adds
@@ -316,7 +316,7 @@ drain:
  * value 0 whose product adds nothing.  Blocks of rows are bounded by the
  * stream's end as in ham_quad8; the word reader finishes whatever a block
  * could not reach. */
-CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c)
+CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
 {
     const uint8_t *S = k->stream;
     const cnn_huff *h = k->h;
@@ -355,7 +355,8 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c)
         if (stop == i) break;
         for (; i < stop; i++) {
             SFX(hvec8) xx;
-            __builtin_memcpy(&xx, XT + i * 8, sizeof xx);
+            if (B == 8) __builtin_memcpy(&xx, XT + i * 8, sizeof xx);
+            else xx = (SFX(hvec8)){0} + XT[i]; /* b = 1: element 0 carries the sum */
             CNN_HO_STEP(0)
             CNN_HO_STEP(1)
             CNN_HO_STEP(2)
@@ -373,10 +374,24 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c)
         cnn_lane l;
         int64_t r = i;
         cnn_lane_seek(&k->bits, &l, ps[j]);
-        int st = SFX(ham_close8)(k, c + j, &l, &r, &as[j]);
+        REAL a1 = as[j][0];
+        int st = B == 8 ? SFX(ham_close8)(k, c + j, &l, &r, &as[j])
+                        : SFX(ham_close)(k, c + j, &l, &r, &a1, 1);
         if (st) return st;
     }
     return CNN_OK;
+}
+
+/* b = 1 with the one-symbol table: the same eight-column path (element 0 of
+ * each sum), the generic lanes for the columns left over. */
+CNN_INLINE int SFX(ham_span1_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
+{
+    int64_t c = c0;
+    for (; c + 8 <= c1; c += 8) {
+        int st = SFX(ham_oct8)(k, c, 1);
+        if (st) return st;
+    }
+    return SFX(ham_span)(k, c, c1, 1);
 }
 
 CNN_INLINE int SFX(ham_span8_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
@@ -384,23 +399,25 @@ CNN_INLINE int SFX(ham_span8_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1
     int64_t c = c0;
     if (k->plain)
         for (; c + 8 <= c1; c += 8) {
-            int st = SFX(ham_oct8)(k, c);
+            int st = SFX(ham_oct8)(k, c, 8);
             if (st) return st;
         }
     return SFX(ham_quad8)(k, c, c1);
 }
 
 #define CNN_HAM_SPAN8 SFX(ham_span8_fast)(k, c0, c1)
+#define CNN_HAM_SPAN1 (k->plain ? SFX(ham_span1_fast)(k, c0, c1) : SFX(ham_span)(k, c0, c1, 1))
 #else
 #define CNN_HAM_SPAN8 SFX(ham_span)(k, c0, c1, b)
+#define CNN_HAM_SPAN1 SFX(ham_span)(k, c0, c1, 1)
 #endif
 
 static int SFX(ham_range)(void *vctx, int64_t c0, int64_t c1)
 {
     const SFX(ham_ctx) *k = (const SFX(ham_ctx) *)vctx;
     const int64_t b = k->b;
-    if (b == 1) return SFX(ham_span)(k, c0, c1, 1);
-    /* b = 8 with the byte stream and finite X: the lockstep paths; otherwise the generic lanes */
+    /* b = 8 or 1 with the byte stream and finite X: the lockstep paths; otherwise the generic lanes */
+    if (b == 1) return k->fast8 ? CNN_HAM_SPAN1 : SFX(ham_span)(k, c0, c1, 1);
     if (k->fast8) return CNN_HAM_SPAN8;
     return SFX(ham_span)(k, c0, c1, b);
 }
@@ -478,7 +495,7 @@ int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
      * the one-symbol table (ham_oct8) when the run table has no runs, or when
      * the runs are too short to beat eight lanes sharing each row of X^T (a
      * run-table lookup costs about as much as CNN_HAM_RUN_GAIN rows there). */
-    k.fast8 = b == 8 && stream != NULL && (h.len0 == 0 || values[zero_sym] == 0)
+    k.fast8 = (b == 8 || b == 1) && stream != NULL && (h.len0 == 0 || values[zero_sym] == 0)
               && zero_sym <= CNN_MAX_TABLE_SYMBOL && SFX(ham_finite)(xt, n * b);
     k.plain = NULL;
     if (k.fast8 && h.len0 == 0)

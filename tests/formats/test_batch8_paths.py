@@ -59,11 +59,13 @@ def test_corrupted_stream_in_the_batch8_path_is_an_error_or_consistent(density):
 @pytest.mark.parametrize("density", [1.0, 0.6, 0.3, 0.1, 0.02])
 @pytest.mark.parametrize("wordbits", [32, 64])
 @pytest.mark.parametrize("m", [23, 37])
-def test_ham_batch8_product_matches_numpy(density, wordbits, m):
-    # dense columns take the eight-lane one-row path, sparse ones the four-lane run path
+@pytest.mark.parametrize("batch", [1, 8])
+def test_ham_batch8_product_matches_numpy(density, wordbits, m, batch):
+    # dense columns take the eight-lane one-row path (b = 8 and b = 1), sparse
+    # ones the four-lane run path (b = 8) or the generic lanes (b = 1)
     W = _matrix(6, n=257, m=m, density=density, levels=40, skew=True)
     H = get_format("ham").from_dense(W, wordbits=wordbits)
-    X = np.random.default_rng(7).standard_normal((8, W.shape[0])).astype(np.float32)
+    X = np.random.default_rng(7).standard_normal((batch, W.shape[0])).astype(np.float32)
     ref = X.astype(np.float64) @ W
     for threads in (1, 2, 50):
         np.testing.assert_allclose(H.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
@@ -114,12 +116,13 @@ def test_sham_batch8_rejects_shifted_column_offsets(density):
                 T.matmul(X, threads=threads)
 
 
-def test_corrupted_ham_stream_in_the_batch8_path_is_an_error_or_consistent():
+@pytest.mark.parametrize("batch", [1, 8])
+def test_corrupted_ham_stream_in_the_batch8_path_is_an_error_or_consistent(batch):
     from compactnn.formats.ham import HAM
 
     W = _matrix(8, density=0.3)
     H = get_format("ham").from_dense(W)
-    X = np.random.default_rng(9).standard_normal((8, W.shape[0])).astype(np.float32)
+    X = np.random.default_rng(9).standard_normal((batch, W.shape[0])).astype(np.float32)
     rng = np.random.default_rng(10)
     errors = 0
     for _ in range(300):
