@@ -89,6 +89,12 @@ int cnn_pool_create(int workers, cnn_pool **out);
 /* Stop and join the workers and free the pool (NULL is a no-op). */
 void cnn_pool_destroy(cnn_pool *pool);
 
+/* ---- Transposition -----------------------------------------------------------
+ * out[c * rows + r] = x[r * cols + c] for an x of rows x cols (both row-major,
+ * no overlap): X (b x n) into the xt (n x b) that the products read. */
+int cnn_transpose_f32(const float *x, int64_t rows, int64_t cols, float *out, int64_t nout);
+int cnn_transpose_f64(const double *x, int64_t rows, int64_t cols, double *out, int64_t nout);
+
 /* ---- Products  out = X @ W  ------------------------------------------------
  * Every product takes X transposed: xt[n * b] (row r of W meets xt[r*b .. r*b+b-1])
  * and writes out[m * b] (column c of the result at out[c*b .. c*b+b-1]).

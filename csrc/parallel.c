@@ -1,7 +1,9 @@
 /* parallel.c: column-range workers: a caller-owned pool, or threads started per call. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -43,6 +45,7 @@ struct cnn_pool {
     pthread_cond_t work, done;
     cnn_job *jobs;        /* the current batch (NULL between calls) */
     int njobs, next, finished, stop;
+    unsigned gen;         /* batches posted so far (written under mu, polled without) */
     int workers;          /* threads running */
     pthread_t tids[CNN_MAX_THREADS];
 };
@@ -55,8 +58,23 @@ static void cnn_pool_drain(cnn_pool *p)
         pthread_mutex_unlock(&p->mu);
         cnn_job_run(job);
         pthread_mutex_lock(&p->mu);
-        if (++p->finished == p->njobs) pthread_cond_signal(&p->done);
+        /* atomic as well: the caller polls it without the lock */
+        __atomic_store_n(&p->finished, p->finished + 1, __ATOMIC_RELEASE);
+        if (p->finished == p->njobs) pthread_cond_signal(&p->done);
     }
+}
+
+/* How long an idle worker polls for the next batch before it sleeps: products
+ * called back to back (a layer after another, a batch after another) then
+ * find it awake, where waking a sleeping thread can cost more than a short
+ * product (tens of microseconds on a virtual machine). */
+#define CNN_WORKER_POLL_NS 300000
+
+static int64_t cnn_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 static void *cnn_pool_main(void *arg)
@@ -65,7 +83,15 @@ static void *cnn_pool_main(void *arg)
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
         cnn_pool_drain(p);
-        if (!p->stop) pthread_cond_wait(&p->work, &p->mu);
+        if (p->stop) break;
+        const unsigned gen = p->gen;
+        pthread_mutex_unlock(&p->mu);
+        const int64_t until = cnn_now_ns() + CNN_WORKER_POLL_NS;
+        while (__atomic_load_n(&p->gen, __ATOMIC_ACQUIRE) == gen
+               && !__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE) && cnn_now_ns() < until)
+            sched_yield();
+        pthread_mutex_lock(&p->mu);
+        if (p->gen == gen && !p->stop) pthread_cond_wait(&p->work, &p->mu);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -97,7 +123,7 @@ void cnn_pool_destroy(cnn_pool *p)
     if (p == NULL) return;
     pthread_mutex_lock(&p->busy); /* wait for a call in progress */
     pthread_mutex_lock(&p->mu);
-    p->stop = 1;
+    __atomic_store_n(&p->stop, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
     for (int t = 0; t < p->workers; t++) pthread_join(p->tids[t], NULL);
@@ -158,15 +184,18 @@ int cnn_parallel_for(cnn_pool *pool, int threads, int64_t m, const int64_t *cum,
         pool->njobs = (int)n;
         pool->next = 0;
         pool->finished = 0;
+        __atomic_store_n(&pool->gen, pool->gen + 1, __ATOMIC_RELEASE);
         pthread_cond_broadcast(&pool->work);
         cnn_pool_drain(pool);
-        /* the jobs still running are short: poll a while before sleeping, as
-         * a wake-up through `done` can cost more than the rest of the job */
-        for (int spin = 0; spin < CNN_POLLS && pool->finished < pool->njobs; spin++) {
-            pthread_mutex_unlock(&pool->mu);
+        /* the jobs still running are short: poll a while (without the lock,
+         * which the workers need) before sleeping, as a wake-up through
+         * `done` can cost more than the rest of the job */
+        const int njobs = pool->njobs;
+        pthread_mutex_unlock(&pool->mu);
+        for (int spin = 0; spin < CNN_POLLS && __atomic_load_n(&pool->finished, __ATOMIC_ACQUIRE) < njobs;
+             spin++)
             sched_yield();
-            pthread_mutex_lock(&pool->mu);
-        }
+        pthread_mutex_lock(&pool->mu);
         while (pool->finished < pool->njobs) pthread_cond_wait(&pool->done, &pool->mu);
         pool->jobs = NULL;
         pool->njobs = 0;

@@ -71,3 +71,21 @@ def test_pool_create_rejects_bad_worker_counts():
     assert _native.lib.cnn_pool_create(0, out) == _native.lib.CNN_OK
     _native.lib.cnn_pool_destroy(out[0])
     _native.lib.cnn_pool_destroy(_native.ffi.NULL)
+
+
+@pytest.mark.parametrize("b", [0, 1, 3, 8, 9, 17])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transpose_matches_numpy(b, dtype):
+    X = np.random.default_rng(b).standard_normal((b, 37)).astype(dtype)
+    T = _native.transpose(X)
+    assert T.flags.c_contiguous and T.dtype == dtype
+    np.testing.assert_array_equal(T, X.T)
+
+
+def test_transpose_rejects_what_the_products_cannot_read():
+    with pytest.raises(TypeError):
+        _native.transpose(np.zeros((8, 5), dtype=np.int32))
+    with pytest.raises(TypeError):
+        _native.transpose(np.zeros((5, 8), dtype=np.float32).T)
+    with pytest.raises(TypeError):
+        _native.transpose(np.zeros(8, dtype=np.float32))

@@ -135,6 +135,21 @@ def _check_xt(xt: np.ndarray, n: int, dtype: np.dtype) -> None:
         raise TypeError(f"xt must be {dtype}, got {xt.dtype}")
 
 
+def transpose(X: np.ndarray) -> np.ndarray:
+    """``X^T`` as a new C-contiguous array, for a C-contiguous float 2-D ``X``.
+
+    The products read ``X`` transposed (row r of W meets row r of ``X^T``);
+    for a batch of 8 this is several times faster than NumPy's strided copy.
+    """
+    if X.ndim != 2 or not X.flags.c_contiguous or X.dtype not in (np.float32, np.float64):
+        raise TypeError("X must be a C-contiguous 2-D float32 or float64 array")
+    b, n = X.shape
+    out = np.empty((n, b), dtype=X.dtype)
+    fn = lib.cnn_transpose_f32 if X.dtype == np.float32 else lib.cnn_transpose_f64
+    _check(fn(_ptr(X), b, n, _ptr(out), out.size), "transpose")
+    return out
+
+
 class Product:
     """A product kernel bound to one matrix's arrays, converted and checked once.
 

@@ -215,7 +215,7 @@ class _GroupedRows(MatrixFormat):
         return _native.cer_product(n, self.values, self.ci, self.gp, self.rp)
 
     def _matmat(self, X, threads):
-        return self._kernel(np.ascontiguousarray(X.T), threads).T
+        return self._kernel(_native.transpose(X), threads).T
 
     # ---- files ---------------------------------------------------------------
     @classmethod

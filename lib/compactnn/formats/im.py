@@ -71,7 +71,7 @@ class IM(MatrixFormat):
                                   self.values, self._zero_sym, stream=self._stream)
 
     def _matmat(self, X, threads):
-        return self._kernel(np.ascontiguousarray(X.T), threads).T
+        return self._kernel(_native.transpose(X), threads).T
 
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):

@@ -102,7 +102,7 @@ class SHAM(MatrixFormat):
                                     self.values, self.ri, self._cb64, stream=self._stream)
 
     def _matmat(self, X, threads):
-        return self._kernel(np.ascontiguousarray(X.T), threads).T
+        return self._kernel(_native.transpose(X), threads).T
 
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):

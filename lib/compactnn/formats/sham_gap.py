@@ -296,7 +296,7 @@ class SHAMGap(MatrixFormat):
                                         self._len_count32, self.values)
 
     def _matmat(self, X, threads):
-        return self._kernel(np.ascontiguousarray(X.T), threads).T
+        return self._kernel(_native.transpose(X), threads).T
 
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):
