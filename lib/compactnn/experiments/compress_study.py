@@ -86,30 +86,22 @@ def _write_json_atomic(path: Path, obj) -> None:
 def baseline(recipe_name: str, root: str | os.PathLike = "results/compress", seed: int = 0,
              device: str = "auto", progress: bool = True) -> Path:
     """Train (once) the baseline of a recipe; returns its folder (model + metrics.json)."""
-    import torch
-
     from ..data import get_dataset
-    from ..nn import evaluate, fit, get_model, get_recipe, model_kwargs, save_model
+    from ..nn import get_recipe, save_model, train_recipe
 
     folder = Path(root) / f"{recipe_name}-s{seed}" / "baseline"
     if (folder / "metrics.json").exists():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     recipe = get_recipe(recipe_name)
-    ds = get_dataset(recipe.data)
-    train, val = ds.holdout(recipe.val_fraction, seed)
-    kwargs = {**model_kwargs(recipe.net, ds), **recipe.model}
-    torch.manual_seed(seed)
-    model = get_model(recipe.net, **kwargs)
     log.info("training the %s baseline", recipe_name)
-    t0 = time.perf_counter()
-    fit(model, train, val, device=device, seed=seed, progress=progress, **recipe.fit_kwargs())
-    metric = evaluate(model, (ds.x_test, ds.y_test), recipe.metric)
+    run = train_recipe(recipe, get_dataset(recipe.data), seed=seed, device=device, progress=progress)
+    model, kwargs, metric = run.model, run.model_kwargs, run.test
     tmp = folder / "model.safetensors.tmp"
     save_model(model, tmp, recipe.net, kwargs)
     os.replace(tmp, folder / "model.safetensors")
     _write_json_atomic(folder / "metrics.json", {"recipe": recipe_name, "metric": recipe.metric,
-                                                 "test": metric, "seconds": time.perf_counter() - t0})
+                                                 "test": metric, "seconds": run.seconds})
     log.info("%s baseline: test %s %.4f", recipe_name, recipe.metric, metric)
     return folder
 

@@ -26,7 +26,7 @@ _EXPORTS = {
     "evaluate": "train", "resolve_device": "train", "AUGMENTATIONS": "train", "LOSSES": "train",
     "METRICS": "train",
     "Recipe": "recipes", "RECIPES": "recipes", "get_recipe": "recipes",
-    "model_kwargs": "recipes",
+    "model_kwargs": "recipes", "Trained": "recipes", "train_recipe": "recipes",
 }
 
 __all__ = sorted(_EXPORTS)

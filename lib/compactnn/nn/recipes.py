@@ -7,12 +7,14 @@ the field's help text or below.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
 
 from ..errors import UnknownNameError
 from .train import StepSchedule
 
-__all__ = ["Recipe", "RECIPES", "get_recipe", "model_kwargs"]
+__all__ = ["Recipe", "RECIPES", "get_recipe", "model_kwargs", "Trained", "train_recipe"]
 
 
 def _f(default, help: str, **kw):
@@ -122,3 +124,41 @@ def model_kwargs(net: str, dataset) -> dict:
                 "protein_vocab": int(meta.get("protein_vocab", 25)) + 1}
     c, h, _ = dataset.input_shape
     return {"num_classes": int(dataset.num_classes), "in_channels": int(c), "input_size": int(h)}
+
+
+class Trained(NamedTuple):
+    """What :func:`train_recipe` returns."""
+
+    model: Any           #: the trained network (best validation epoch)
+    model_kwargs: dict   #: its constructor arguments (saved beside the weights)
+    history: dict        #: the history of :func:`~.train.fit`
+    test: float          #: the recipe's metric on the test split
+    n_train: int
+    n_val: int
+    seconds: float       #: training and test evaluation, wall clock
+
+
+def train_recipe(recipe: Recipe, dataset, *, seed: int = 0, device: str = "auto",
+                 progress: bool = True) -> Trained:
+    """Train a baseline as ``recipe`` says, on ``dataset``, and evaluate it on the test split.
+
+    The one training path of the baselines: ``python -m compactnn train`` and the
+    compression study both call it.  The validation split is drawn from the
+    training data with ``seed`` (``recipe.val_fraction``), and the network is
+    initialised from ``torch.manual_seed(seed)``.
+    """
+    import torch
+
+    from .models import get_model
+    from .train import evaluate, fit
+
+    train, val = dataset.holdout(recipe.val_fraction, seed)
+    kwargs = {**model_kwargs(recipe.net, dataset), **recipe.model}
+    torch.manual_seed(seed)
+    model = get_model(recipe.net, **kwargs)
+    t0 = time.perf_counter()
+    history = fit(model, train, val, device=device, seed=seed, progress=progress,
+                  **recipe.fit_kwargs())
+    test = evaluate(model, (dataset.x_test, dataset.y_test), recipe.metric)
+    return Trained(model, kwargs, history, test, len(train[1]), 0 if val is None else len(val[1]),
+                   time.perf_counter() - t0)

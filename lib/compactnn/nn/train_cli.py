@@ -16,7 +16,6 @@ import logging
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -59,9 +58,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..data import get_dataset
-    from .models import get_model, save_model
-    from .recipes import get_recipe, model_kwargs
-    from .train import evaluate, fit
+    from .models import save_model
+    from .recipes import get_recipe, train_recipe
 
     recipe = get_recipe(args.recipe or f"{args.net}-{args.data}")
     overrides = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
@@ -71,26 +69,19 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     ds = get_dataset(recipe.data, root=args.data_root, download=args.download)
-    train, val = ds.holdout(recipe.val_fraction, args.seed)
-    kwargs = {**model_kwargs(recipe.net, ds), **recipe.model}
-    torch.manual_seed(args.seed)
-    model = get_model(recipe.net, **kwargs)
-    log.info("training %s on %s (%d samples, %s validation)", recipe.net, recipe.data,
-             len(train[1]), "no" if val is None else len(val[1]))
-    t0 = time.perf_counter()
-    history = fit(model, train, val, device=args.device, seed=args.seed,
-                  progress=not args.no_progress, **recipe.fit_kwargs())
-    test = evaluate(model, (ds.x_test, ds.y_test), recipe.metric)
-    elapsed = time.perf_counter() - t0
-    log.info("test %s %.4f after %.1f s (best epoch %d)", recipe.metric, test, elapsed,
-             history["best_epoch"] + 1)
+    log.info("training %s on %s", recipe.net, recipe.data)
+    trained = train_recipe(recipe, ds, seed=args.seed, device=args.device, progress=not args.no_progress)
+    model, kwargs, history, test = trained.model, trained.model_kwargs, trained.history, trained.test
+    elapsed = trained.seconds
+    log.info("test %s %.4f after %.1f s (best epoch %d; %d training samples, %s validation)",
+             recipe.metric, test, elapsed, history["best_epoch"] + 1, trained.n_train, trained.n_val or "no")
 
     metrics = {
         "net": recipe.net, "data": recipe.data, "seed": args.seed,
         "metrics": {f"test_{recipe.metric}": test, f"val_{recipe.metric}": history["best_val_metric"],
                     "best_epoch": history["best_epoch"], "epochs_run": len(history["epoch"])},
         "recipe": recipe.to_dict(), "model_kwargs": kwargs,
-        "n_train": len(train[1]), "n_val": 0 if val is None else len(val[1]), "n_test": ds.n_test,
+        "n_train": trained.n_train, "n_val": trained.n_val, "n_test": ds.n_test,
         "torch_version": torch.__version__, "device": history["device"],
         "num_threads": torch.get_num_threads(), "python": platform.python_version(),
         "elapsed_s": elapsed, "train_s": history["train_s"],

@@ -1,0 +1,39 @@
+"""The compression study: one configuration end to end, cached baseline, resumed results."""
+import json
+
+import pytest
+
+from compactnn.experiments import compress_study as cs
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def short_recipe(monkeypatch):
+    from compactnn.nn import recipes
+
+    name = "small_vgg-digits"
+    monkeypatch.setitem(recipes.RECIPES, name, recipes.RECIPES[name].replace(epochs=1))
+    return name
+
+
+def test_one_configuration_runs_and_is_read_back_without_retraining(tmp_path, short_recipe):
+    cfg = cs.CompressConfig(recipe=short_recipe, method="pr-cws", p=60, k=4, epochs=1)
+    formats = ["sham", "ham", "csr"]
+    r = cs.run_config(cfg, tmp_path, formats=formats, device="cpu", progress=False)
+    assert r["key"] == cfg.key() and r["metric"] == "accuracy"
+    for key in ("baseline", "before_retraining", "after_retraining"):
+        assert 0.0 <= r[key] <= 1.0
+    assert r["baseline"] > 0.5  # a trained network, not chance (10 classes)
+    assert set(r["psi_dense"]) == set(formats)
+    assert r["psi_dense"]["sham"] < 0.5  # 60% pruned, 4 levels: far below float32
+    base = tmp_path / f"{short_recipe}-s0" / "baseline"
+    assert json.loads((base / "metrics.json").read_text())["test"] == r["baseline"]
+    stamp = (base / "model.safetensors").stat().st_mtime_ns
+
+    # a finished configuration is read back; a new one reuses the cached baseline
+    assert cs.run_config(cfg, tmp_path, formats=formats, device="cpu", progress=False) == r
+    other = cs.CompressConfig(recipe=short_recipe, method="cws", k=4, epochs=1)
+    r2 = cs.run_config(other, tmp_path, formats=formats, device="cpu", progress=False)
+    assert r2["baseline"] == r["baseline"] and r2["key"] != r["key"]
+    assert (base / "model.safetensors").stat().st_mtime_ns == stamp
