@@ -343,6 +343,36 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
             if ((int64_t)d_.sym != zero) a##J += V[d_.sym] * xx;              \
         }                                                                     \
     }
+    /* Two rows per lane from one window: a window read at p holds at least 57
+     * stream bits, and a codeword the table decodes has at most 12, so the
+     * second codeword (up to 32 bits, on the slow path) is still in it. */
+#define CNN_HO_PAIR(J)                                                        \
+    {                                                                         \
+        uint64_t x_ = cnn_peek_be(S, p##J);                                   \
+        uint32_t e_ = T[x_ >> SH];                                            \
+        if (CNN_LIKELY(e_)) {                                                 \
+            const int l_ = CNN_E_BITS(e_);                                    \
+            p##J += l_;                                                       \
+            x_ <<= l_;                                                        \
+            a##J += V[CNN_E_SYM(e_)] * xx0;                                   \
+        } else {                                                              \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
+            if (!d_.len) return CNN_ERR_CORRUPT;                              \
+            p##J += d_.len;                                                   \
+            if ((int64_t)d_.sym != zero) a##J += V[d_.sym] * xx0;             \
+            x_ = cnn_peek_be(S, p##J);                                        \
+        }                                                                     \
+        e_ = T[x_ >> SH];                                                     \
+        if (CNN_LIKELY(e_)) {                                                 \
+            p##J += CNN_E_BITS(e_);                                           \
+            a##J += V[CNN_E_SYM(e_)] * xx1;                                   \
+        } else {                                                              \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
+            if (!d_.len) return CNN_ERR_CORRUPT;                              \
+            p##J += d_.len;                                                   \
+            if ((int64_t)d_.sym != zero) a##J += V[d_.sym] * xx1;             \
+        }                                                                     \
+    }
     for (;;) {
         int64_t top = p0 > p1 ? p0 : p1, top2 = p2 > p3 ? p2 : p3;
         int64_t top3 = p4 > p5 ? p4 : p5, top4 = p6 > p7 ? p6 : p7;
@@ -353,6 +383,24 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
         int64_t stop = (LIM - top) / 32;
         stop = stop < n - i ? i + stop : n;
         if (stop == i) break;
+        for (; i + 1 < stop; i += 2) {
+            SFX(hvec8) xx0, xx1;
+            if (B == 8) {
+                __builtin_memcpy(&xx0, XT + i * 8, sizeof xx0);
+                __builtin_memcpy(&xx1, XT + i * 8 + 8, sizeof xx1);
+            } else {
+                xx0 = (SFX(hvec8)){0} + XT[i];
+                xx1 = (SFX(hvec8)){0} + XT[i + 1];
+            }
+            CNN_HO_PAIR(0)
+            CNN_HO_PAIR(1)
+            CNN_HO_PAIR(2)
+            CNN_HO_PAIR(3)
+            CNN_HO_PAIR(4)
+            CNN_HO_PAIR(5)
+            CNN_HO_PAIR(6)
+            CNN_HO_PAIR(7)
+        }
         for (; i < stop; i++) {
             SFX(hvec8) xx;
             if (B == 8) __builtin_memcpy(&xx, XT + i * 8, sizeof xx);
@@ -368,6 +416,7 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
         }
     }
 #undef CNN_HO_STEP
+#undef CNN_HO_PAIR
     int64_t ps[8] = {p0, p1, p2, p3, p4, p5, p6, p7};
     SFX(hvec8) as[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
     for (int j = 0; j < 8; j++) {
