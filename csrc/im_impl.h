@@ -52,6 +52,22 @@ typedef REAL SFX(ivec8) __attribute__((vector_size(8 * sizeof(REAL))));
     const uint64_t i##J = cnn_peek_be(S, p + (J) * stride) >> sh;             \
     if (!FULL) bad |= i##J >= (uint64_t)nsym;                                 \
     const REAL v##J = V[FULL || i##J < (uint64_t)nsym ? i##J : 0];
+/* Four rows of lane J from one window (width <= 14: 4 * 14 <= 57 valid bits). */
+#define CNN_IM_V(I) V[FULL || (I) < (uint64_t)nsym ? (I) : 0]
+#define CNN_IM_QUAD(J, X0, X1, X2, X3)                                        \
+    {                                                                         \
+        const uint64_t x_ = cnn_peek_be(S, p + (J) * stride);                 \
+        const uint64_t i0_ = x_ >> sh, i1_ = (x_ << w) >> sh;                 \
+        const uint64_t i2_ = (x_ << (2 * w)) >> sh, i3_ = (x_ << (3 * w)) >> sh; \
+        if (!FULL)                                                            \
+            bad |= (i0_ >= (uint64_t)nsym) | (i1_ >= (uint64_t)nsym)          \
+                 | (i2_ >= (uint64_t)nsym) | (i3_ >= (uint64_t)nsym);         \
+        /* row by row, as the other paths add (results do not depend on threads) */ \
+        a##J += CNN_IM_V(i0_) * X0;                                           \
+        a##J += CNN_IM_V(i1_) * X1;                                           \
+        a##J += CNN_IM_V(i2_) * X2;                                           \
+        a##J += CNN_IM_V(i3_) * X3;                                           \
+    }
 /* FULL: nsym == 2^width, so that every index is valid. */
 CNN_INLINE int SFX(im_oct)(const SFX(im_ctx) *k, int64_t c, const int64_t B, const int FULL)
 {
@@ -63,7 +79,20 @@ CNN_INLINE int SFX(im_oct)(const SFX(im_ctx) *k, int64_t c, const int64_t B, con
     uint64_t bad = 0;
     if (B == 8) {
         SFX(ivec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        for (int64_t row = 0; row < n; row++, p += w) {
+        int64_t row = 0;
+        if (w <= 14)
+            for (; row + 4 <= n; row += 4, p += 4 * w) {
+                SFX(ivec8) x0, x1, x2, x3;
+                __builtin_memcpy(&x0, XT + row * 8, sizeof x0);
+                __builtin_memcpy(&x1, XT + row * 8 + 8, sizeof x1);
+                __builtin_memcpy(&x2, XT + row * 8 + 16, sizeof x2);
+                __builtin_memcpy(&x3, XT + row * 8 + 24, sizeof x3);
+                CNN_IM_QUAD(0, x0, x1, x2, x3) CNN_IM_QUAD(1, x0, x1, x2, x3)
+                CNN_IM_QUAD(2, x0, x1, x2, x3) CNN_IM_QUAD(3, x0, x1, x2, x3)
+                CNN_IM_QUAD(4, x0, x1, x2, x3) CNN_IM_QUAD(5, x0, x1, x2, x3)
+                CNN_IM_QUAD(6, x0, x1, x2, x3) CNN_IM_QUAD(7, x0, x1, x2, x3)
+            }
+        for (; row < n; row++, p += w) {
             SFX(ivec8) xx;
             __builtin_memcpy(&xx, XT + row * 8, sizeof xx);
             CNN_IM_IDX(0) CNN_IM_IDX(1) CNN_IM_IDX(2) CNN_IM_IDX(3)
@@ -78,7 +107,16 @@ CNN_INLINE int SFX(im_oct)(const SFX(im_ctx) *k, int64_t c, const int64_t B, con
         __builtin_memcpy(o + 48, &a6, sizeof a6), __builtin_memcpy(o + 56, &a7, sizeof a7);
     } else {
         REAL a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-        for (int64_t row = 0; row < n; row++, p += w) {
+        int64_t row = 0;
+        if (w <= 14)
+            for (; row + 4 <= n; row += 4, p += 4 * w) {
+                const REAL x0 = XT[row], x1 = XT[row + 1], x2 = XT[row + 2], x3 = XT[row + 3];
+                CNN_IM_QUAD(0, x0, x1, x2, x3) CNN_IM_QUAD(1, x0, x1, x2, x3)
+                CNN_IM_QUAD(2, x0, x1, x2, x3) CNN_IM_QUAD(3, x0, x1, x2, x3)
+                CNN_IM_QUAD(4, x0, x1, x2, x3) CNN_IM_QUAD(5, x0, x1, x2, x3)
+                CNN_IM_QUAD(6, x0, x1, x2, x3) CNN_IM_QUAD(7, x0, x1, x2, x3)
+            }
+        for (; row < n; row++, p += w) {
             const REAL x = XT[row];
             CNN_IM_IDX(0) CNN_IM_IDX(1) CNN_IM_IDX(2) CNN_IM_IDX(3)
             CNN_IM_IDX(4) CNN_IM_IDX(5) CNN_IM_IDX(6) CNN_IM_IDX(7)
@@ -91,6 +129,8 @@ CNN_INLINE int SFX(im_oct)(const SFX(im_ctx) *k, int64_t c, const int64_t B, con
     return bad ? CNN_ERR_CORRUPT : CNN_OK;
 }
 #undef CNN_IM_IDX
+#undef CNN_IM_QUAD
+#undef CNN_IM_V
 #define CNN_IM_OCT 1
 #else
 #define CNN_IM_OCT 0
