@@ -249,23 +249,31 @@ CNN_INLINE cnn_dec cnn_huff_slow_dec(const cnn_huff *h, uint64_t v)
     return (cnn_dec){0, 0};
 }
 
+/* S and L: symbol and length of the codeword at the top of the window X
+ * (cnn_peek_be) through the compact table T, else the slow path; returns
+ * CNN_ERR_CORRUPT from the enclosing function when no codeword matches.  A
+ * macro: the hot loops keep the fast path free of any other test. */
+#define CNN_DEC16(H, T, X, S, L)                                              \
+    do {                                                                      \
+        const uint64_t x16_ = (X);                                            \
+        const uint32_t e16_ = (T)[x16_ >> CNN_E16_SHIFT];                     \
+        (S) = CNN_E16_SYM(e16_);                                              \
+        (L) = CNN_E16_BITS(e16_);                                             \
+        if (CNN_UNLIKELY(!e16_)) {                                            \
+            const cnn_dec d16_ = cnn_huff_slow_dec((H), x16_);                \
+            if (!d16_.len) return CNN_ERR_CORRUPT;                            \
+            (S) = d16_.sym;                                                   \
+            (L) = d16_.len;                                                   \
+        }                                                                     \
+    } while (0)
+
 /* Decode one symbol at bit *p of a byte stream (cnn_peek_be) through the
  * compact table; the caller guarantees *p <= 8 * (length - 8). */
 CNN_INLINE int cnn_huff_be16(const cnn_huff *h, const uint16_t *t16, const uint8_t *s, int64_t *p,
                              uint32_t *sym)
 {
-    const uint64_t x = cnn_peek_be(s, *p);
-    const uint32_t e = t16[x >> CNN_E16_SHIFT];
     int len;
-    if (CNN_LIKELY(e)) {
-        len = CNN_E16_BITS(e);
-        *sym = CNN_E16_SYM(e);
-    } else {
-        const cnn_dec d = cnn_huff_slow_dec(h, x);
-        if (!d.len) return CNN_ERR_CORRUPT;
-        len = d.len;
-        *sym = d.sym;
-    }
+    CNN_DEC16(h, t16, cnn_peek_be(s, *p), *sym, len);
     *p += len;
     return CNN_OK;
 }

@@ -222,16 +222,9 @@ CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, c
     CNN_Q_OPEN(3)
 #define CNN_Q_STEP(J)                                                         \
     {                                                                         \
-        const uint64_t x_ = cnn_peek_be(S, p##J);                             \
-        const uint32_t e_ = T[x_ >> CNN_E16_SHIFT];                           \
-        uint32_t s_ = CNN_E16_SYM(e_);                                        \
-        int l_ = CNN_E16_BITS(e_);                                            \
-        if (CNN_UNLIKELY(!e_)) {                                              \
-            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
-            if (!d_.len) return CNN_ERR_CORRUPT;                              \
-            s_ = d_.sym;                                                      \
-            l_ = d_.len;                                                      \
-        }                                                                     \
+        uint32_t s_;                                                          \
+        int l_;                                                               \
+        CNN_DEC16(h, T, cnn_peek_be(S, p##J), s_, l_);                        \
         p##J += l_;                                                           \
         SFX(vec8) xx_;                                                        \
         __builtin_memcpy(&xx_, XT + cnn_ri_at(R##J, i, ri_bytes) * 8, sizeof xx_); \
@@ -306,16 +299,9 @@ drain_rest:
  * byte) in the low 32 bits, its symbol in the high 32 bits. */
 #define CNN_SP_DEC(J)                                                         \
     {                                                                         \
-        const uint64_t x_ = cnn_peek_be(S, p##J);                             \
-        const uint32_t e_ = T[x_ >> CNN_E16_SHIFT];                           \
-        uint64_t s_ = CNN_E16_SYM(e_);                                        \
-        int l_ = CNN_E16_BITS(e_);                                            \
-        if (CNN_UNLIKELY(!e_)) {                                              \
-            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
-            if (!d_.len) return CNN_ERR_CORRUPT;                              \
-            s_ = d_.sym;                                                      \
-            l_ = d_.len;                                                      \
-        }                                                                     \
+        uint64_t s_;                                                          \
+        int l_;                                                               \
+        CNN_DEC16(h, T, cnn_peek_be(S, p##J), s_, l_);                        \
         d##J[i] = (uint64_t)p##J | (s_ << 32);                                \
         p##J += l_;                                                           \
     }
