@@ -19,7 +19,7 @@ def weights(n=3000, dtype=np.float32, seed=0, shape=None):
     return w.astype(dtype).reshape(shape or (n,))
 
 
-def check_contract(w, codebook, idx, k):
+def check_contract(w, codebook, idx, k, method=None):
     assert codebook.dtype == w.dtype
     assert idx.dtype == np.int32 and idx.shape == w.shape
     assert codebook.ndim == 1 and 1 <= codebook.size <= k
@@ -27,10 +27,19 @@ def check_contract(w, codebook, idx, k):
     assert idx.min() >= 0 and idx.max() < codebook.size
     assert np.array_equal(np.unique(idx), np.arange(codebook.size)), "every level is used"
     q = codebook[idx]
-    # levels within the data's range, up to rounding (UQ's grid step comes from a
-    # bisection, so its top level may sit a rounding error above the maximum)
     tol = 1e-6 * float(np.abs(w).max() + w.max() - w.min())
-    assert q.min() >= w.min() - tol and q.max() <= w.max() + tol or k == 1
+    if method == "uq" and k > 1:
+        # a uniform grid anchored at the minimum: every weight goes to its nearest
+        # level, so the top level may lie up to half a step above the maximum
+        from compactnn.quantize.uq import uq_step
+
+        delta = uq_step(w, k)[0]
+        if np.isfinite(delta):
+            assert float(np.abs(q - w).max()) <= delta / 2 * (1 + 1e-6) + tol
+        assert q.min() >= w.min() - tol
+    else:
+        # centroids (and the midrange for k = 1) stay within the data's range
+        assert q.min() >= w.min() - tol and q.max() <= w.max() + tol or k == 1
 
 
 def test_registry_holds_the_four_methods_of_the_paper():
@@ -54,7 +63,7 @@ def test_unknown_method_name_lists_the_valid_names():
 def test_output_contract_on_gaussian_like_weights(method, dtype, k):
     w = weights(dtype=dtype, shape=(30, 100))
     codebook, idx = quantize(w, method, k, seed=3)
-    check_contract(w, codebook, idx, k)
+    check_contract(w, codebook, idx, k, method)
 
 
 @settings(max_examples=15, deadline=None)
@@ -66,7 +75,15 @@ def test_output_contract_on_gaussian_like_weights(method, dtype, k):
 )
 def test_output_contract_holds_for_arbitrary_arrays(w, k, method):
     codebook, idx = quantize(w, method, k)
-    check_contract(w, codebook, idx, k)
+    check_contract(w, codebook, idx, k, method)
+
+
+def test_uq_top_level_may_exceed_the_maximum_by_less_than_half_a_step():
+    # the finest step with at most 3 occupied levels is 0.625: levels j = 0, 2, 4
+    w = np.array([0.0, 1.0, -0.3125, 2.0])
+    codebook, idx = quantize(w, "uq", 3)
+    check_contract(w, codebook, idx, 3, "uq")
+    np.testing.assert_allclose(codebook, [-0.3125, 0.9375, 2.1875])
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -177,4 +194,4 @@ def test_levels_stay_within_the_range_of_the_weights(method):
     # round a little above it
     w = np.array([0.5, 0.0, 1.0, 2.0])
     codebook, idx = quantize(w, method, k=3)
-    check_contract(w, codebook, idx, 3)
+    check_contract(w, codebook, idx, 3, method)
