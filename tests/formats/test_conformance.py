@@ -158,6 +158,23 @@ def test_product_does_not_depend_on_the_thread_count(name, options, W):
 
 
 @pytest.mark.parametrize("name, options", format_options())
+def test_copies_and_pickles_after_a_product_multiply_alike(name, options):
+    # in memory only (files never use pickle): the bound kernel is rebuilt by each copy
+    import copy
+    import pickle
+
+    W = np.random.default_rng(3).standard_normal((40, 21)).astype(np.float32)
+    W[np.abs(W) < 0.8] = 0
+    M = build(name, W, options)
+    X = np.random.default_rng(4).standard_normal((8, 40)).astype(np.float32)
+    ref = M.matmul(X, threads=2)
+    for C in (copy.deepcopy(M), copy.copy(M), pickle.loads(pickle.dumps(M))):
+        assert same_bits(C.matmul(X, threads=2), ref)
+        np.testing.assert_array_equal(C.to_dense(), W)
+    assert same_bits(M.matmul(X, threads=2), ref)
+
+
+@pytest.mark.parametrize("name, options", format_options())
 def test_product_of_zero_rows_and_list_input(name, options):
     W = np.array([[1.0, 0.0], [0.5, -2.0], [0.0, 0.0]], dtype=np.float32)
     M = build(name, W, options)

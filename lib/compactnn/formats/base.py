@@ -169,6 +169,13 @@ class MatrixFormat(abc.ABC):
         n, m = self.shape
         return self.nbytes / (4.0 * n * m) if n * m else float("nan")
 
+    def __getstate__(self) -> dict:
+        # a bound kernel (formats' ``_kernel``) holds C pointers into this object's
+        # arrays: copies and pickles leave it out and bind their own on first use
+        state = self.__dict__.copy()
+        state.pop("_kernel", None)
+        return state
+
     def __repr__(self) -> str:
         n, m = self.shape
         return (f"<{type(self).__name__} {n}x{m} {self.dtype} nnz={self.nnz} "
