@@ -24,7 +24,7 @@ typedef struct {
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
     int64_t step;         /* most rows one table lookup covers */
     const uint32_t *plain; /* one-symbol table for ham_oct8, NULL if that path is off */
-    int fast8;            /* b = 8 or 1, a byte stream and finite X: the lockstep paths */
+    int lockstep;         /* b = 8 or 1, a byte stream and finite X: the lockstep paths */
 } SFX(ham_ctx);
 
 /* One lookup in one column: skip a run of zero codewords and decode at most
@@ -329,49 +329,39 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
     int64_t p4 = cbits[4], p5 = cbits[5], p6 = cbits[6], p7 = cbits[7];
     SFX(hvec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
     int64_t i = 0;
-#define CNN_HO_STEP(J)                                                        \
+/* The codeword at the top of lane J's window X: its value times XX into the
+ * lane's sums, its length onto p##J; then FAST or SLOW, as the table or the
+ * slow path decoded it (a zero met on the slow path adds nothing). */
+#define CNN_HO_SYM(J, X, XX, FAST, SLOW)                                      \
     {                                                                         \
-        const uint64_t x_ = cnn_peek_be(S, p##J);                             \
-        const uint32_t e_ = T[x_ >> SH];                                      \
-        if (CNN_LIKELY(e_)) {                                                 \
-            p##J += CNN_E_BITS(e_);                                           \
-            a##J += V[CNN_E_SYM(e_)] * xx;                                    \
-        } else {                                                              \
-            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
-            if (!d_.len) return CNN_ERR_CORRUPT;                              \
-            p##J += d_.len;                                                   \
-            if ((int64_t)d_.sym != zero) a##J += V[d_.sym] * xx;              \
-        }                                                                     \
-    }
-    /* Two rows per lane from one window: a window read at p holds at least 57
-     * stream bits, and a codeword the table decodes has at most 12, so the
-     * second codeword (up to 32 bits, on the slow path) is still in it. */
-#define CNN_HO_PAIR(J)                                                        \
-    {                                                                         \
-        uint64_t x_ = cnn_peek_be(S, p##J);                                   \
-        uint32_t e_ = T[x_ >> SH];                                            \
+        const uint32_t e_ = T[(X) >> SH];                                     \
         if (CNN_LIKELY(e_)) {                                                 \
             const int l_ = CNN_E_BITS(e_);                                    \
             p##J += l_;                                                       \
-            x_ <<= l_;                                                        \
-            a##J += V[CNN_E_SYM(e_)] * xx0;                                   \
+            a##J += V[CNN_E_SYM(e_)] * XX;                                    \
+            FAST;                                                             \
         } else {                                                              \
-            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, X);                      \
             if (!d_.len) return CNN_ERR_CORRUPT;                              \
             p##J += d_.len;                                                   \
-            if ((int64_t)d_.sym != zero) a##J += V[d_.sym] * xx0;             \
-            x_ = cnn_peek_be(S, p##J);                                        \
+            if ((int64_t)d_.sym != zero) a##J += V[d_.sym] * XX;              \
+            SLOW;                                                             \
         }                                                                     \
-        e_ = T[x_ >> SH];                                                     \
-        if (CNN_LIKELY(e_)) {                                                 \
-            p##J += CNN_E_BITS(e_);                                           \
-            a##J += V[CNN_E_SYM(e_)] * xx1;                                   \
-        } else {                                                              \
-            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
-            if (!d_.len) return CNN_ERR_CORRUPT;                              \
-            p##J += d_.len;                                                   \
-            if ((int64_t)d_.sym != zero) a##J += V[d_.sym] * xx1;             \
-        }                                                                     \
+    }
+#define CNN_HO_STEP(J)                                                        \
+    {                                                                         \
+        const uint64_t x_ = cnn_peek_be(S, p##J);                             \
+        CNN_HO_SYM(J, x_, xx, (void)0, (void)0)                               \
+    }
+    /* Two rows per lane from one window: a window read at p holds at least 57
+     * stream bits, and a codeword the table decodes has at most 12, so the
+     * second codeword (up to 32 bits, on the slow path) is still in it; after
+     * a slow-path codeword the window is read again. */
+#define CNN_HO_PAIR(J)                                                        \
+    {                                                                         \
+        uint64_t x_ = cnn_peek_be(S, p##J);                                   \
+        CNN_HO_SYM(J, x_, xx0, x_ <<= l_, x_ = cnn_peek_be(S, p##J))          \
+        CNN_HO_SYM(J, x_, xx1, (void)0, (void)0)                              \
     }
     for (;;) {
         int64_t top = p0 > p1 ? p0 : p1, top2 = p2 > p3 ? p2 : p3;
@@ -415,6 +405,7 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
             CNN_HO_STEP(7)
         }
     }
+#undef CNN_HO_SYM
 #undef CNN_HO_STEP
 #undef CNN_HO_PAIR
     int64_t ps[8] = {p0, p1, p2, p3, p4, p5, p6, p7};
@@ -466,17 +457,9 @@ static int SFX(ham_range)(void *vctx, int64_t c0, int64_t c1)
     const SFX(ham_ctx) *k = (const SFX(ham_ctx) *)vctx;
     const int64_t b = k->b;
     /* b = 8 or 1 with the byte stream and finite X: the lockstep paths; otherwise the generic lanes */
-    if (b == 1) return k->fast8 ? CNN_HAM_SPAN1 : SFX(ham_span)(k, c0, c1, 1);
-    if (k->fast8) return CNN_HAM_SPAN8;
+    if (b == 1) return k->lockstep ? CNN_HAM_SPAN1 : SFX(ham_span)(k, c0, c1, 1);
+    if (k->lockstep) return CNN_HAM_SPAN8;
     return SFX(ham_span)(k, c0, c1, b);
-}
-
-/* 1 when no element of x is Inf or NaN. */
-static int SFX(ham_finite)(const REAL *x, int64_t len)
-{
-    int bad = 0;
-    for (int64_t i = 0; i < len; i++) bad |= !(x[i] - x[i] == 0);
-    return !bad;
 }
 
 /* Rows one run-table lookup covers on average, sampled on up to four
@@ -544,12 +527,12 @@ int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
      * the one-symbol table (ham_oct8) when the run table has no runs, or when
      * the runs are too short to beat eight lanes sharing each row of X^T (a
      * run-table lookup costs about as much as CNN_HAM_RUN_GAIN rows there). */
-    k.fast8 = (b == 8 || b == 1) && stream != NULL && (h.len0 == 0 || values[zero_sym] == 0)
-              && zero_sym <= CNN_MAX_TABLE_SYMBOL && SFX(ham_finite)(xt, n * b);
+    k.lockstep = (b == 8 || b == 1) && stream != NULL && (h.len0 == 0 || values[zero_sym] == 0)
+              && zero_sym <= CNN_MAX_TABLE_SYMBOL && SFX(cnn_finite)(xt, n * b);
     k.plain = NULL;
-    if (k.fast8 && h.len0 == 0)
+    if (k.lockstep && h.len0 == 0)
         k.plain = h.table;
-    else if (k.fast8 && SFX(ham_rows_per_lookup)(&k, m) < CNN_HAM_RUN_GAIN)
+    else if (k.lockstep && SFX(ham_rows_per_lookup)(&k, m) < CNN_HAM_RUN_GAIN)
         k.plain = scratch;
     k.n = n;
     k.b = b;

@@ -48,12 +48,12 @@ typedef REAL SFX(ivec8) __attribute__((vector_size(8 * sizeof(REAL))));
  * stream's length was checked against n * m * width), an index >= nsym is
  * remembered and reported after the columns, and the zero symbol is
  * multiplied like any other (X is finite, its value is 0). */
+#define CNN_IM_V(I) V[FULL || (I) < (uint64_t)nsym ? (I) : 0]
 #define CNN_IM_IDX(J)                                                         \
     const uint64_t i##J = cnn_peek_be(S, p + (J) * stride) >> sh;             \
     if (!FULL) bad |= i##J >= (uint64_t)nsym;                                 \
-    const REAL v##J = V[FULL || i##J < (uint64_t)nsym ? i##J : 0];
+    const REAL v##J = CNN_IM_V(i##J);
 /* Four rows of lane J from one window (width <= 14: 4 * 14 <= 57 valid bits). */
-#define CNN_IM_V(I) V[FULL || (I) < (uint64_t)nsym ? (I) : 0]
 #define CNN_IM_QUAD(J, X0, X1, X2, X3)                                        \
     {                                                                         \
         const uint64_t x_ = cnn_peek_be(S, p + (J) * stride);                 \
@@ -148,8 +148,8 @@ static int SFX(im_range)(void *vctx, int64_t c0, int64_t c1)
     int64_t c = c0;
 #if CNN_IM_OCT
     if (k->stream) {
+        const int full = k->nsym == ((int64_t)1 << k->width);
         for (; c + 8 <= c1; c += 8) {
-            const int full = k->nsym == ((int64_t)1 << k->width);
             const int st = k->b == 8 ? (full ? SFX(im_oct)(k, c, 8, 1) : SFX(im_oct)(k, c, 8, 0))
                                      : (full ? SFX(im_oct)(k, c, 1, 1) : SFX(im_oct)(k, c, 1, 0));
             if (st) return st;
@@ -164,14 +164,6 @@ static int SFX(im_range)(void *vctx, int64_t c0, int64_t c1)
         if (st) return st;
     }
     return CNN_OK;
-}
-
-/* 1 when no element of x is Inf or NaN. */
-static int SFX(im_finite)(const REAL *x, int64_t len)
-{
-    int bad = 0;
-    for (int64_t i = 0; i < len; i++) bad |= !(x[i] - x[i] == 0);
-    return !bad;
 }
 
 int SFX(cnn_im_matmat)(int64_t n, int64_t m,
@@ -202,7 +194,7 @@ int SFX(cnn_im_matmat)(int64_t n, int64_t m,
     /* the branch-free paths: a byte stream, 1 <= width <= 32 (a 64-bit peek holds
      * at least 57 stream bits), b = 1 or 8, finite X, and zero's value 0 */
     k.stream = (stream != NULL && width > 0 && (b == 1 || b == 8)
-                && (zero_sym < 0 || values[zero_sym] == 0) && SFX(im_finite)(xt, n * b))
+                && (zero_sym < 0 || values[zero_sym] == 0) && SFX(cnn_finite)(xt, n * b))
              ? stream : NULL;
     return cnn_parallel_for(pool, threads, m, NULL, SFX(im_range), &k);
 }

@@ -515,7 +515,7 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     if (st) return st;
     if (q > 0 && nsym == 0) return CNN_ERR_CORRUPT;
     if (fast8) cnn_huff_table16(&h, t16);
-    k.t16 = t16;
+    k.t16 = fast8 ? t16 : NULL;
     k.n = n;
     k.b = b;
     k.col_bits = col_bits;
