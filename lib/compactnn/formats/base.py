@@ -18,6 +18,7 @@ import abc
 import hashlib
 import json
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -170,7 +171,7 @@ class MatrixFormat(abc.ABC):
         return self.nbytes / (4.0 * n * m) if n * m else float("nan")
 
     def __getstate__(self) -> dict:
-        # a bound kernel (formats' ``_kernel``) holds C pointers into this object's
+        # the bound kernel (``_kernel``) holds C pointers into this object's
         # arrays: copies and pickles leave it out and bind their own on first use
         state = self.__dict__.copy()
         state.pop("_kernel", None)
@@ -208,13 +209,29 @@ class MatrixFormat(abc.ABC):
             out = self._matmat(X2, threads)
         return out[0] if X.ndim == 1 else out
 
+    def _bind_kernel(self):
+        """This matrix's C product kernel (a ``compactnn._native.Product``), or None.
+
+        Formats with a C kernel return it bound to their arrays; it is built
+        once, at the first product (:attr:`_kernel`).
+        """
+        return None
+
+    @cached_property
+    def _kernel(self):
+        return self._bind_kernel()
+
     def _matmat(self, X: np.ndarray, threads: int) -> np.ndarray:
         """``X @ W`` for a C-contiguous ``X`` (b x n) of ``self.dtype``.
 
-        This default goes through ``to_dense()``; formats override it with a
-        kernel that never materialises ``W``.
+        Through the bound C kernel (on ``X^T``) when the format has one, else
+        through ``to_dense()``; the NumPy/SciPy wrappers override it.
         """
-        return X @ self.to_dense()
+        if self._kernel is None:
+            return X @ self.to_dense()
+        from .._native import transpose
+
+        return self._kernel(transpose(X), threads).T
 
     def __rmatmul__(self, X: Any) -> np.ndarray:
         if isinstance(X, MatrixFormat):

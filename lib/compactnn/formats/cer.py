@@ -72,8 +72,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from functools import cached_property
-
 import numpy as np
 
 from .. import _native
@@ -207,15 +205,11 @@ class _GroupedRows(MatrixFormat):
         return cats
 
     # ---- product --------------------------------------------------------------
-    @cached_property
-    def _kernel(self):
+    def _bind_kernel(self):
         n = self.shape[0]
         if self._explicit_values:
             return _native.cser_product(n, self.values, self.ci, self.gp, self.rp, self.vi)
         return _native.cer_product(n, self.values, self.ci, self.gp, self.rp)
-
-    def _matmat(self, X, threads):
-        return self._kernel(_native.transpose(X), threads).T
 
     # ---- files ---------------------------------------------------------------
     @classmethod

@@ -19,8 +19,6 @@ columns are split across threads by their bit lengths.
 """
 from __future__ import annotations
 
-from functools import cached_property
-
 import numpy as np
 
 from .. import _native
@@ -81,13 +79,9 @@ class HAM(MatrixFormat):
         """Bits of codewords actually written (without the final padding)."""
         return int(self._col_bits64[-1])
 
-    @cached_property
-    def _kernel(self):
+    def _bind_kernel(self):
         return _native.ham_product(self.shape[0], self.words, self._col_bits64, self.len_count,
                                    self.values, self._zero_sym, stream=self._stream)
-
-    def _matmat(self, X, threads):
-        return self._kernel(_native.transpose(X), threads).T
 
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):

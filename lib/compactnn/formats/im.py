@@ -6,8 +6,6 @@ words.  With ``k = 1`` the width is 0 and no index is stored.
 """
 from __future__ import annotations
 
-from functools import cached_property
-
 import numpy as np
 
 from .. import _native, huffman
@@ -65,13 +63,9 @@ class IM(MatrixFormat):
     def _breakdown_map(self):
         return {"words": "payload", "values": "codebook"}
 
-    @cached_property
-    def _kernel(self):
+    def _bind_kernel(self):
         return _native.im_product(self.shape[0], self.shape[1], self.words, self.width,
                                   self.values, self._zero_sym, stream=self._stream)
-
-    def _matmat(self, X, threads):
-        return self._kernel(_native.transpose(X), threads).T
 
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):

@@ -18,8 +18,6 @@ A ``-0.0`` weight is a zero (stored implicitly as ``+0.0``), as in SciPy.
 """
 from __future__ import annotations
 
-from functools import cached_property
-
 import numpy as np
 
 from .. import _native
@@ -96,13 +94,9 @@ class SHAM(MatrixFormat):
         return {"words": "payload", "ri": "indices", "cb": "pointers", "values": "codebook",
                 "len_count": "decoding_tables", "col_bits": "column_offsets"}
 
-    @cached_property
-    def _kernel(self):
+    def _bind_kernel(self):
         return _native.sham_product(self.shape[0], self.words, self._col_bits64, self.len_count,
                                     self.values, self.ri, self._cb64, stream=self._stream)
-
-    def _matmat(self, X, threads):
-        return self._kernel(_native.transpose(X), threads).T
 
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):

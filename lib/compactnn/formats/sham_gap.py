@@ -55,8 +55,6 @@ from __future__ import annotations
 
 import math
 
-from functools import cached_property
-
 import numpy as np
 
 from .. import _native, huffman
@@ -288,15 +286,11 @@ class SHAMGap(MatrixFormat):
         Wt[pos] = self.values[sym]
         return np.ascontiguousarray(Wt.reshape(m, n).T)
 
-    @cached_property
-    def _kernel(self):
+    def _bind_kernel(self):
         n, m = self.shape
         return _native.sham_gap_product(n, m, self.group, self.words, self._blk_bits64,
                                         self._gap_len_count32, self._gap_syms32, self.lit,
                                         self._len_count32, self.values)
-
-    def _matmat(self, X, threads):
-        return self._kernel(_native.transpose(X), threads).T
 
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):
