@@ -234,3 +234,26 @@ def test_im_with_inf_or_nan_in_x_matches_numpy_on_the_entries(batch):
     ref = np.stack([np.array([np.sum(x[W[:, c] != 0] * W[W[:, c] != 0, c]) for c in range(16)])
                     for x in X.astype(np.float64)])
     np.testing.assert_allclose(M.matmul(X, threads=1), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("fmt", ["ham", "sham", "im"])
+def test_a_byte_stream_of_the_wrong_length_is_refused(fmt):
+    # the kernels read the stream with unaligned 64-bit loads: its length is checked first
+    from compactnn import _native
+
+    W = _matrix(30, n=64, m=16, density=0.4)
+    M = get_format(fmt).from_dense(W)
+    X = np.random.default_rng(31).standard_normal((8, 64)).astype(np.float32)
+    xt = _native.transpose(X)
+    for stream in (M._stream[:-1], M._stream[:8], np.concatenate([M._stream, M._stream[:4]])):
+        if fmt == "ham":
+            args = (64, M.words, M._col_bits64, M.len_count, M.values, M._zero_sym)
+            kernel = _native.ham_product(*args, stream=stream)
+        elif fmt == "sham":
+            args = (64, M.words, M._col_bits64, M.len_count, M.values, M.ri, M._cb64)
+            kernel = _native.sham_product(*args, stream=stream)
+        else:
+            args = (64, 16, M.words, M.width, M.values, M._zero_sym)
+            kernel = _native.im_product(*args, stream=stream)
+        with pytest.raises(ValueError, match="invalid argument or array length"):
+            kernel(xt, 1)
