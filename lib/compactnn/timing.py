@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-__all__ = ["Timing", "time_call", "time_interleaved", "quiesce", "blas_threads", "blas_info",
+__all__ = ["Timing", "Paired", "time_call", "time_interleaved", "time_paired", "quiesce", "blas_threads", "blas_info",
            "machine_info"]
 
 #: Seconds OpenBLAS threads keep spinning after a call (its default busy-wait is
@@ -48,10 +48,38 @@ class Timing:
     @property
     def spread(self) -> float:
         """Relative interquartile range (a noise indicator; 0 for fewer than 4 samples)."""
-        if len(self.times) < 4:
-            return 0.0
-        q1, _, q3 = statistics.quantiles(self.times, n=4)
-        return (q3 - q1) / self.median if self.median else 0.0
+        return _relative_iqr(self.times)
+
+
+def _relative_iqr(values) -> float:
+    if len(values) < 4:
+        return 0.0
+    q1, med, q3 = statistics.quantiles(values, n=4)
+    return (q3 - q1) / med if med else 0.0
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Two callables timed in alternation (:func:`time_paired`): sample ``i`` of
+    ``a`` and sample ``i`` of ``b`` were taken back to back."""
+
+    a: Timing
+    b: Timing
+
+    @property
+    def ratios(self) -> tuple[float, ...]:
+        """``a`` time / ``b`` time, one per pair."""
+        return tuple(x / y for x, y in zip(self.a.times, self.b.times))
+
+    @property
+    def ratio(self) -> float:
+        """Median of the per-pair ratios (``a`` slower than ``b`` when > 1)."""
+        return statistics.median(self.ratios)
+
+    @property
+    def spread(self) -> float:
+        """Relative interquartile range of the per-pair ratios."""
+        return _relative_iqr(self.ratios)
 
 
 def time_call(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 1,
@@ -145,6 +173,61 @@ def time_interleaved(fns: dict, *, repeat: int = 7, warmup: int = 1, min_sample_
                 fn()
             samples[key].append((clock() - t0) / count)
     return {key: Timing(tuple(samples[key]), number[key]) for key in keys}
+
+
+def time_paired(fa: Callable[[], object], fb: Callable[[], object], *, pairs: int = 15,
+                min_sample_s: float = 2e-3, max_number: int = 1000) -> Paired:
+    """Time ``fa`` against ``fb`` in pairs of back-to-back samples.
+
+    On a shared machine the speed of a core drifts in phases lasting from
+    milliseconds to seconds; two candidates timed at different moments can
+    differ by more than the effect measured.  Here sample ``i`` of ``fa`` and
+    sample ``i`` of ``fb`` follow each other within a few milliseconds, so
+    both see the same phase, and :attr:`Paired.ratio` is the median of the
+    per-pair ratios.  The order within a pair alternates (``a b``, ``b a``,
+    ...), and every sample starts with an untimed call, so that caches and
+    thread pools are in the state a run of back-to-back calls leaves them in.
+
+    Parameters
+    ----------
+    fa, fb : callable
+        Called with no arguments; their results are discarded.
+    pairs : int
+        Number of pairs of samples.
+    min_sample_s, max_number
+        Calls per sample, chosen from a warm-up as in :func:`time_call` (the
+        same count for every sample of a callable).
+
+    Returns
+    -------
+    Paired
+    """
+    if pairs < 1:
+        raise ValueError(f"pairs must be >= 1, got {pairs}")
+    clock = time.perf_counter
+    number = []
+    for fn in (fa, fb):
+        fn()
+        t0 = clock()
+        fn()
+        number.append(_calls_per_sample(clock() - t0, min_sample_s, max_number))
+
+    def sample(fn, count):
+        fn()
+        t0 = clock()
+        for _ in range(count):
+            fn()
+        return (clock() - t0) / count
+
+    ta, tb = [], []
+    for i in range(pairs):
+        if i % 2:
+            tb.append(sample(fb, number[1]))
+            ta.append(sample(fa, number[0]))
+        else:
+            ta.append(sample(fa, number[0]))
+            tb.append(sample(fb, number[1]))
+    return Paired(Timing(tuple(ta), number[0]), Timing(tuple(tb), number[1]))
 
 
 def quiesce(seconds: float = QUIESCE_S) -> None:

@@ -1,0 +1,143 @@
+"""compactnn.bench: the targets are judged on the paired ratios, reported, and written.
+
+A tiny grid is measured once (real kernels, real timings); the tests then set
+the ratio columns to chosen values, so that whether a target is met never
+depends on how fast this machine is.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+from compactnn import bench, timing
+from compactnn.report import format_study as fs
+
+KEYS = ["n", "m", "density", "k", "format"]
+FORMATS = ["dense", "csr", "ham", "sham", "im"]
+
+
+@pytest.fixture(scope="module")
+def measured():
+    space, times = fs.run_grid([(64, 96)], (1.0, 0.1), (4,), FORMATS, space=True, time_products=True,
+                               batches=(1, 8), threads=(1, 2), repeat=1, pairs=1, references={},
+                               progress=False)
+    return times.merge(space, on=KEYS, how="outer")
+
+
+@pytest.fixture
+def df(measured):
+    return measured.copy()
+
+
+def _target(results, key):
+    return next(r for r in results if r["key"] == key)
+
+
+def _as_4096(df):
+    return df.assign(n=4096, m=4096)
+
+
+def test_the_paired_ratios_are_on_the_rows_they_compare(df):
+    b8 = df[df["batch"] == 8]
+    sham1 = b8[(b8["format"] == "sham") & (b8["threads"] == 1)]
+    ham1 = b8[(b8["format"] == "ham") & (b8["threads"] == 1)]
+    assert sham1["pair_ratio_csr"].gt(0).all() and ham1["pair_ratio_numpy_1"].gt(0).all()
+    two = b8[b8["threads"] == 2]
+    threaded = two["format"].map(fs.uses_threads)
+    assert two.loc[threaded, "pair_speedup"].gt(0).all()
+    assert two.loc[~threaded, "pair_speedup"].isna().all()  # NumPy and SciPy: no own threads
+    # only the batch sizes asked for, and only the rows compared
+    assert df.loc[df["batch"] == 1, ["pair_ratio_csr", "pair_ratio_numpy_1", "pair_speedup"]].isna().all().all()
+    others = b8[~b8.index.isin(sham1.index)]
+    assert others["pair_ratio_csr"].isna().all()
+
+
+def test_sham_target_is_judged_on_the_paired_ratio_at_density_up_to_0_3(df):
+    sham = (df["format"] == "sham") & (df["batch"] == 8) & (df["threads"] == 1)
+    df.loc[sham, "ratio_csr"] = 1.5  # the unpaired medians say "missed"
+    df.loc[sham, "pair_ratio_csr"] = 0.9
+    df.loc[sham & (df["density"] == 1.0), "pair_ratio_csr"] = 5.0  # density 1 is not part of it
+    r = _target(bench.evaluate_targets(df), "sham_vs_csr")
+    assert r["met"] is True and r["stretch"] is False
+    assert r["value"] == "max 0.90x (paired)"
+    assert "round-robin medians: max 1.50x" in r["detail"]
+
+    df.loc[sham & (df["density"] == 0.1), "pair_ratio_csr"] = 1.2
+    r = _target(bench.evaluate_targets(df), "sham_vs_csr")
+    assert r["met"] is False
+    assert "64x96 s=0.1 k=4 (1.20x)" in r["detail"]
+
+
+def test_without_paired_ratios_the_medians_are_used(df):
+    df = df.drop(columns=[c for c in df if c.startswith("pair_")])
+    ham = (df["format"] == "ham") & (df["batch"] == 8) & (df["threads"] == 1)
+    df.loc[ham, "ratio_numpy_1"] = [1.2, 2.5]
+    r = _target(bench.evaluate_targets(df), "ham_vs_dense")
+    assert (r["met"], r["stretch"], r["value"]) == (True, False, "max 2.50x")
+    assert "paired" not in r["detail"]
+
+
+def test_thread_target_needs_4096_and_names_every_slow_cell(df):
+    assert _target(bench.evaluate_targets(df), "threads")["met"] is None  # 64 x 96 only
+    df = _as_4096(df)
+    two = (df["threads"] == 2) & df["pair_speedup"].notna()
+    df.loc[two, "pair_speedup"] = 1.7
+    r = _target(bench.evaluate_targets(df), "threads")
+    assert (r["met"], r["value"]) == (True, "min 1.70x (paired)")
+    df.loc[two & (df["format"] == "im") & (df["density"] == 0.1), "pair_speedup"] = 1.5
+    r = _target(bench.evaluate_targets(df), "threads")
+    assert r["met"] is False and r["value"] == "min 1.50x (paired)"
+    assert "1/" in r["detail"] and "im s=0.1 k=4 (1.50x)" in r["detail"]
+    assert "round-robin medians" in r["detail"]
+
+
+def test_space_and_product_checks(df):
+    res = {r["key"]: r for r in bench.evaluate_targets(df)}
+    assert res["psi_sum"]["met"] is True
+    assert res["products"]["met"] is True
+    assert res["ham_entropy"]["met"] is True
+    bad = df.copy()
+    bad.loc[bad["format"] == "im", "max_rel_err"] = 1e-2
+    assert _target(bench.evaluate_targets(bad), "products")["met"] is False
+
+
+def test_summary_shows_targets_and_paired_table(df):
+    df = _as_4096(df)
+    results = bench.evaluate_targets(df)
+    grid = bench.FULL | {"shapes": [(4096, 4096)], "pairs": 3}
+    text = bench.summary_markdown(df, results, grid, quick=False, seconds=1.0, env=timing.machine_info(),
+                                  blas=timing.blas_info(), load_after=None)
+    assert "## Targets (1 thread, batch 8, medians of paired ratios)" in text
+    assert "3 pairs of back-to-back samples" in text
+    for r in results:
+        assert r["target"] in text
+    table = text.split("## Paired ratios")[1].split("##")[0]
+    assert "sham / CSR" in table and "ham / dense" in table and "speedup sham" in table
+    assert "speedup csr" not in table
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for opt in ("--quick", "--pairs", "--repeat", "--strict", "--formats"):
+        assert opt in out
+
+
+def test_run_writes_csv_and_summary_and_strict_fails_on_a_miss(tmp_path, monkeypatch):
+    tiny = {"shapes": [(48, 64)], "densities": (0.1,), "ks": (4,), "batches": (8,), "threads": (1, 2),
+            "repeat": 1}
+    monkeypatch.setattr(bench, "QUICK", tiny)
+    args = ["--quick", "--out", str(tmp_path), "--no-progress", "--formats", *FORMATS, "--pairs", "1"]
+    assert bench.main(args) == 0
+    csv = pd.read_csv(tmp_path / "formats.csv")
+    assert set(csv["format"]) == set(FORMATS)
+    assert np.isfinite(csv.loc[csv["format"] == "sham", "pair_ratio_csr"]).any()
+    assert "## Targets" in (tmp_path / "summary.md").read_text()
+
+    def missed(df):
+        return [{"key": "products", "target": "t", "value": "v", "met": False, "stretch": None,
+                 "detail": ""}]
+    monkeypatch.setattr(bench, "evaluate_targets", missed)
+    assert bench.main(args) == 0
+    assert bench.main(args + ["--strict"]) == 1
