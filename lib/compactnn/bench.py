@@ -102,12 +102,9 @@ def _cell(row) -> str:
     return f"{int(row['n'])}x{int(row['m'])} s={row['density']:g} k={int(row['k'])}"
 
 
-def _paired_column(sel, column: str) -> str | None:
-    """The paired measure of ``column`` when every selected row has one, else None."""
-    paired = column if column.startswith("pair_") else f"pair_{column}"
-    if sel.empty or paired not in sel or sel[paired].isna().any():
-        return None
-    return paired
+def _complete(sel, column: str) -> bool:
+    """Whether every selected row has a value in ``column``."""
+    return not sel.empty and column in sel and bool(sel[column].notna().all())
 
 
 def evaluate_targets(df) -> list[dict]:
@@ -123,10 +120,10 @@ def evaluate_targets(df) -> list[dict]:
 
     def ratio_target(key, fmt, column, limit, stretch, where):
         sel = b8[(b8["format"] == fmt) & where(b8)]
-        paired = _paired_column(sel, column)
         if sel.empty:
             return add(key, "not measured", None)
-        use = paired or column
+        paired = _complete(sel, f"pair_{column}")
+        use = f"pair_{column}" if paired else column
         worst = sel.loc[sel[use].idxmax()]
         over = sel[sel[use] > limit]
         detail = f"worst {worst[use]:.2f}x at {_cell(worst)}"
@@ -150,8 +147,8 @@ def evaluate_targets(df) -> list[dict]:
         add("threads", "not measured (needs 4096x4096: make bench-full)", None)
     else:
         medians = (t1 / two["time_s"]).dropna()
-        paired = _paired_column(two, "pair_speedup")
-        speed = two[paired].dropna() if paired else medians
+        paired = _complete(two, "pair_speedup")
+        speed = two["pair_speedup"].dropna() if paired else medians
         per_fmt = speed.groupby(level="format").agg(["min", "median"])
         low = speed[speed < 1.6]
         detail = "per format min/median: " + ", ".join(
@@ -217,7 +214,7 @@ def summary_markdown(df, results, grid, *, quick, seconds, env, blas, load_after
           "threadpoolctl; BLAS threads are let idle (0.3 s) before the kernels are timed. "
           "`spread` in formats.csv is the relative interquartile range of the samples.",
           f"- targets are judged on paired ratios where measured (`pair_*` in formats.csv): "
-          f"{grid.get('pairs') or 2 * grid['repeat'] + 1} pairs of back-to-back samples of the two "
+          f"{fs.pairs_per_ratio(grid['repeat'], grid.get('pairs'))} pairs of back-to-back samples of the two "
           f"sides (order alternating, each sample after an untimed call), median of the per-pair "
           f"ratios, so that both sides see the same phase of a shared machine",
           ""]

@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-__all__ = ["Timing", "Paired", "time_call", "time_interleaved", "time_paired", "quiesce", "blas_threads", "blas_info",
-           "machine_info"]
+__all__ = ["Timing", "Paired", "time_call", "time_interleaved", "time_paired", "quiesce",
+           "blas_threads", "blas_info", "machine_info"]
 
 #: Seconds OpenBLAS threads keep spinning after a call (its default busy-wait is
 #: well under this on current versions).
@@ -107,24 +107,29 @@ def time_call(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 1,
     """
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
-    clock = time.perf_counter
-    elapsed = 0.0
-    for _ in range(max(warmup, 1 if number is None else 0)):
-        t0 = clock()
-        fn()
-        elapsed = clock() - t0
     if number is None:
-        number = _calls_per_sample(elapsed, min_sample_s, max_number)
-    times = []
-    for _ in range(repeat):
-        t0 = clock()
-        for _ in range(number):
+        number = _warm_up(fn, warmup, min_sample_s, max_number)
+    else:
+        for _ in range(warmup):
             fn()
-        times.append((clock() - t0) / number)
-    return Timing(tuple(times), int(number))
+    return Timing(tuple(_sample(fn, number) for _ in range(repeat)), int(number))
 
 
-def _calls_per_sample(elapsed: float, min_sample_s: float, max_number: int) -> int:
+def _sample(fn: Callable[[], object], number: int) -> float:
+    """Seconds per call of ``number`` calls of ``fn`` in a row."""
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def _warm_up(fn: Callable[[], object], warmup: int, min_sample_s: float, max_number: int) -> int:
+    """Call ``fn`` ``max(warmup, 1)`` times; the calls per sample that make one
+    sample last at least ``min_sample_s`` (judged from the last call), at most
+    ``max_number``."""
+    elapsed = 0.0
+    for _ in range(max(warmup, 1)):
+        elapsed = _sample(fn, 1)
     if elapsed >= min_sample_s:
         return 1
     return min(max_number, math.ceil(min_sample_s / max(elapsed, 1e-7)))
@@ -153,25 +158,13 @@ def time_interleaved(fns: dict, *, repeat: int = 7, warmup: int = 1, min_sample_
     """
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
-    clock = time.perf_counter
     keys = list(fns)
-    number = {}
-    for key in keys:
-        elapsed = 0.0
-        for _ in range(max(warmup, 1)):
-            t0 = clock()
-            fns[key]()
-            elapsed = clock() - t0
-        number[key] = _calls_per_sample(elapsed, min_sample_s, max_number)
+    number = {key: _warm_up(fns[key], warmup, min_sample_s, max_number) for key in keys}
     samples: dict = {key: [] for key in keys}
     for r in range(repeat):
         shift = r % len(keys) if keys else 0
         for key in keys[shift:] + keys[:shift]:
-            fn, count = fns[key], number[key]
-            t0 = clock()
-            for _ in range(count):
-                fn()
-            samples[key].append((clock() - t0) / count)
+            samples[key].append(_sample(fns[key], number[key]))
     return {key: Timing(tuple(samples[key]), number[key]) for key in keys}
 
 
@@ -204,20 +197,11 @@ def time_paired(fa: Callable[[], object], fb: Callable[[], object], *, pairs: in
     """
     if pairs < 1:
         raise ValueError(f"pairs must be >= 1, got {pairs}")
-    clock = time.perf_counter
-    number = []
-    for fn in (fa, fb):
-        fn()
-        t0 = clock()
-        fn()
-        number.append(_calls_per_sample(clock() - t0, min_sample_s, max_number))
+    number = [_warm_up(fn, 2, min_sample_s, max_number) for fn in (fa, fb)]
 
     def sample(fn, count):
-        fn()
-        t0 = clock()
-        for _ in range(count):
-            fn()
-        return (clock() - t0) / count
+        fn()  # untimed
+        return _sample(fn, count)
 
     ta, tb = [], []
     for i in range(pairs):

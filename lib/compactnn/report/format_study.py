@@ -34,8 +34,8 @@ from .tables import plot_style, save_figure, write_csv, write_text_atomic
 
 __all__ = ["format_names", "build_formats", "space_rows", "time_rows", "run_grid", "space_table",
            "time_table", "space_summary", "time_summary", "crossover_summary", "plot_space",
-           "plot_time", "write_tables", "write_environment", "paper_parameters", "FORMAT_ORDER",
-           "PAIRED_RATIOS"]
+           "plot_time", "write_tables", "write_environment", "paper_parameters", "pairs_per_ratio",
+           "FORMAT_ORDER", "PAIRED_RATIOS"]
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ def time_rows(W: np.ndarray, built: dict, *, batches: Sequence[int] = (1, 8),
         timing.quiesce()
         with timing.blas_threads(1):
             found = timing.time_interleaved(single, repeat=repeat, min_sample_s=min_sample_s)
-            paired = (_time_pairs(single, threads, 2 * repeat + 1 if pairs is None else pairs)
+            paired = (_time_pairs(single, threads, pairs_per_ratio(repeat, pairs))
                       if b in paired_batches else {})
         for key, call in multi.items():
             with timing.blas_threads(key[1] or None):  # ("numpy", 0): the default pool
@@ -269,6 +269,11 @@ def time_rows(W: np.ndarray, built: dict, *, batches: Sequence[int] = (1, 8),
                     "ratio_csr": tm.median / t_csr,
                 } | paired.get((name, t), {}))
     return rows
+
+
+def pairs_per_ratio(repeat: int, pairs: int | None = None) -> int:
+    """Pairs of samples per paired ratio of :func:`time_rows`: ``pairs``, by default ``2 * repeat + 1``."""
+    return 2 * repeat + 1 if pairs is None else int(pairs)
 
 
 def _time_pairs(single: dict, threads: list[int], pairs: int) -> dict:
