@@ -124,6 +124,15 @@ def test_help_lists_the_options(capsys):
         assert opt in out
 
 
+@pytest.mark.parametrize("option", ["--repeat", "--pairs"])
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_counts_must_be_positive_whole_numbers(option, value, capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main([option, value])
+    assert e.value.code == 2
+    assert option in capsys.readouterr().err
+
+
 def test_run_writes_csv_and_summary_and_strict_fails_on_a_miss(tmp_path, monkeypatch):
     tiny = {"shapes": [(48, 64)], "densities": (0.1,), "ks": (4,), "batches": (8,), "threads": (1, 2),
             "repeat": 1}

@@ -49,14 +49,24 @@ TARGETS = {
 }
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="512x4096 only, 5 samples per median (a minute or two)")
     parser.add_argument("--out", default="results/bench", help="output directory (default: %(default)s)")
     parser.add_argument("--formats", nargs="+", metavar="NAME",
                         help="formats to measure (default: every registered format)")
-    parser.add_argument("--repeat", type=int, help="samples per median (default: 7, quick 5)")
-    parser.add_argument("--pairs", type=int,
+    parser.add_argument("--repeat", type=_positive_int, help="samples per median (default: 7, quick 5)")
+    parser.add_argument("--pairs", type=_positive_int,
                         help="pairs of samples per paired ratio (default: 2 * repeat + 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of matrices and inputs")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if a target is missed")
