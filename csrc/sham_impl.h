@@ -19,6 +19,8 @@ typedef struct {
     const uint8_t *stream;
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
     const uint16_t *t16;  /* compact decode table (cnn_huff_table16) */
+    const uint8_t *tl;    /* split table (sham_split_table): codeword lengths, 0 = slow path */
+    const REAL *tv;       /* split table: the values the codewords stand for */
 } SFX(sham_ctx);
 
 #ifndef CNN_SHAM_COMMON
@@ -188,11 +190,34 @@ CNN_INLINE int SFX(sham_tail8)(const SFX(sham_ctx) *k, int64_t c, int64_t p, int
     return CNN_OK;
 }
 
+/* The split decode table of the lockstep path: for every CNN_TABLE_BITS-bit
+ * window, the length of the codeword it starts with (tl, 0 when longer than
+ * the table) and the value that codeword stands for (tv), so that a decoded
+ * codeword costs two loads from one index and no symbol indirection. */
+static void SFX(sham_split_table)(const cnn_huff *h, const REAL *values, uint8_t *tl, REAL *tv)
+{
+    enum { W = CNN_TABLE_BITS };
+    __builtin_memset(tl, 0, (size_t)1 << W);
+    for (int i = 0; i < (1 << W); i++) tv[i] = 0;
+    for (int l = 1; l <= h->maxlen && l <= W; l++) {
+        for (uint64_t d = 0; d < h->count[l]; d++) {
+            const REAL v = values[h->offset[l] + d];
+            const uint64_t lo = (h->first[l] + d) << (W - l), hi = (h->first[l] + d + 1) << (W - l);
+            for (uint64_t i = lo; i < hi; i++) {
+                tl[i] = (uint8_t)l;
+                tv[i] = v;
+            }
+        }
+    }
+}
+
 /* Four lanes in lockstep, each decoding one column, so that their table
  * lookups overlap.  A block runs as many rounds as the lane with the fewest
  * nonzeros left has, and no more than keep every peek inside the stream (a
  * codeword advances a lane by at most 32 bits), so the rounds need no
- * checks; codewords longer than the table take a rarely taken branch.  A lane
+ * checks; they go four at a time through the split table (four codewords per
+ * lane from one window), the rest one at a time through the compact table;
+ * codewords longer than the table take a rarely taken branch.  A lane
  * whose column is done closes it (its codewords must end at the next
  * column's offset) and takes the next column, so four lanes stay busy. */
 CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
@@ -200,6 +225,8 @@ CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, c
     const uint8_t *S = k->stream;
     const cnn_huff *h = k->h;
     const uint16_t *T = k->t16;
+    const uint8_t *TL = k->tl;
+    const REAL *TV = k->tv;
     const REAL *V = k->values, *XT = k->xt;
     const int64_t LIM = k->stream_bits;
     const int64_t *cb = k->cb, *cbits = k->col_bits;
@@ -230,6 +257,39 @@ CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, c
         __builtin_memcpy(&xx_, XT + cnn_ri_at(R##J, i, ri_bytes) * 8, sizeof xx_); \
         a##J += V[s_] * xx_;                                                  \
     }
+/* Four codewords of one lane from one 64-bit window (at least 57 stream
+ * bits): a codeword on the split table is at most CNN_TABLE_BITS long, so four
+ * fit; one off the table takes the slow path and reloads the window after
+ * it.  The stream a few hundred bytes ahead is prefetched (the lanes read
+ * four places of it at once, which the hardware prefetcher follows poorly). */
+#define CNN_Q_SUB(J, U)                                                       \
+    {                                                                         \
+        const uint64_t ix_ = w_ >> CNN_E16_SHIFT;                             \
+        int64_t l_ = TL[ix_];                                                 \
+        REAL v_ = TV[ix_];                                                    \
+        if (CNN_LIKELY(l_)) {                                                 \
+            w_ <<= l_;                                                        \
+        } else {                                                              \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, cnn_peek_be(S, p##J));    \
+            if (!d_.len) return CNN_ERR_CORRUPT;                              \
+            v_ = V[d_.sym];                                                   \
+            l_ = d_.len;                                                      \
+            w_ = cnn_peek_be(S, p##J + l_);                                   \
+        }                                                                     \
+        p##J += l_;                                                           \
+        SFX(vec8) xx_;                                                        \
+        __builtin_memcpy(&xx_, XT + (uint64_t)cnn_ri_at(R##J, i + (U), ri_bytes) * 8, sizeof xx_); \
+        a##J += v_ * xx_;                                                     \
+    }
+#define CNN_Q_GROUP(J)                                                        \
+    {                                                                         \
+        uint64_t w_ = cnn_peek_be(S, p##J);                                   \
+        __builtin_prefetch((const void *)((uintptr_t)S + (uint64_t)(p##J >> 3) + 384)); \
+        CNN_Q_SUB(J, 0)                                                       \
+        CNN_Q_SUB(J, 1)                                                       \
+        CNN_Q_SUB(J, 2)                                                       \
+        CNN_Q_SUB(J, 3)                                                       \
+    }
 #define CNN_Q_ROTATE(J)                                                       \
     while (left[J] == 0) {                                                    \
         if (p##J != cbits[col[J] + 1]) return CNN_ERR_CORRUPT;                \
@@ -251,7 +311,15 @@ CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, c
         int64_t rounds = (LIM - top) / 32;
         if (rounds == 0) break; /* the stream's end: finish alone */
         for (int j = 0; j < 4; j++) rounds = left[j] < rounds ? left[j] : rounds;
-        for (int64_t i = 0; i < rounds; i++) {
+        int64_t i = 0;
+        if (TL)
+            for (; i + 4 <= rounds; i += 4) {
+                CNN_Q_GROUP(0)
+                CNN_Q_GROUP(1)
+                CNN_Q_GROUP(2)
+                CNN_Q_GROUP(3)
+            }
+        for (; i < rounds; i++) {
             CNN_Q_STEP(0)
             CNN_Q_STEP(1)
             CNN_Q_STEP(2)
@@ -281,6 +349,8 @@ drain_rest:
     }
 #undef CNN_Q_OPEN
 #undef CNN_Q_STEP
+#undef CNN_Q_SUB
+#undef CNN_Q_GROUP
 #undef CNN_Q_ROTATE
     return CNN_OK;
 }
@@ -516,6 +586,14 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     if (q > 0 && nsym == 0) return CNN_ERR_CORRUPT;
     if (fast8) cnn_huff_table16(&h, t16);
     k.t16 = fast8 ? t16 : NULL;
+    /* the split table, when the columns are dense enough for the lockstep path
+     * to take most of them (without it that path decodes one codeword at a time) */
+    uint8_t tl[1 << CNN_TABLE_BITS];
+    REAL tv[1 << CNN_TABLE_BITS];
+    const int split = fast8 && q >= CNN_SHAM_SPARSE * m;
+    if (split) SFX(sham_split_table)(&h, values, tl, tv);
+    k.tl = split ? tl : NULL;
+    k.tv = split ? tv : NULL;
     k.n = n;
     k.b = b;
     k.col_bits = col_bits;

@@ -13,29 +13,39 @@ def _matrix(seed, n=300, m=41, density=0.2, levels=9, skew=False):
     rng = np.random.default_rng(seed)
     W = np.zeros((n, m), dtype=np.float32)
     mask = rng.random((n, m)) < density
-    p = None
-    if skew:  # long codewords: values with geometrically falling frequencies
-        p = 0.5 ** np.arange(levels)
-        p /= p.sum()
-    W[mask] = rng.choice(np.arange(1, levels + 1, dtype=np.float32) / 7, size=mask.sum(), p=p)
+    levels_ = np.arange(1, levels + 1, dtype=np.float32) / 7
+    if skew:  # long codewords: level j on about 2^-(j+1) of the nonzeros, each at least once
+        q = int(mask.sum())
+        counts = np.maximum(q >> np.arange(1, levels + 1), 1)
+        counts[0] += q - counts.sum()
+        W[mask] = rng.permutation(np.repeat(levels_, counts))
+    else:
+        W[mask] = rng.choice(levels_, size=mask.sum())
     return W
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("skew", [False, True])
 @pytest.mark.parametrize("wordbits", [32, 64])
-def test_batch8_product_matches_numpy(skew, wordbits):
-    W = _matrix(1, levels=40 if skew else 9, skew=skew)
+def test_batch8_product_matches_numpy(skew, wordbits, dtype):
+    # 60 or 400 nonzeros per column: the four lanes, four codewords per lane
+    # from one window, with codewords longer than the table when skewed
+    W = _matrix(1, n=2000 if skew else 300, levels=20 if skew else 9, skew=skew).astype(dtype)
     S = get_format("sham").from_dense(W, wordbits=wordbits)
-    X = np.random.default_rng(2).standard_normal((8, W.shape[0])).astype(np.float32)
-    ref = X.astype(np.float64) @ W
+    if skew:
+        assert S.len_count.size - 1 > 12
+    X = np.random.default_rng(2).standard_normal((8, W.shape[0])).astype(dtype)
+    ref = X.astype(np.float64) @ W.astype(np.float64)
     for threads in (1, 2, 50):
         np.testing.assert_allclose(S.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("density", [0.2, 0.02])
-def test_corrupted_stream_in_the_batch8_path_is_an_error_or_consistent(density):
-    # 0.2: the four-lane path; 0.02 (a few nonzeros per column): the chunked sparse path
-    W = _matrix(3, m=41 if density > 0.1 else 400, density=density)
+@pytest.mark.parametrize("density,skew", [(0.2, False), (0.2, True), (0.02, False)])
+def test_corrupted_stream_in_the_batch8_path_is_an_error_or_consistent(density, skew):
+    # 0.2: the four-lane path (skewed: with codewords longer than the table);
+    # 0.02 (a few nonzeros per column): the chunked sparse path
+    W = _matrix(3, n=2000 if skew else 300, m=41 if density > 0.1 else 400, density=density,
+                levels=20 if skew else 9, skew=skew)
     S = get_format("sham").from_dense(W)
     X = np.random.default_rng(4).standard_normal((8, W.shape[0])).astype(np.float32)
     rng = np.random.default_rng(5)
