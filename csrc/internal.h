@@ -185,8 +185,9 @@ typedef struct {
 /* Validate the code description and fill `table` (1 << CNN_TABLE_BITS
  * entries, caller storage) and `scratch` (same size).  A NULL `table` (only
  * with zero_sym < 0) validates the code and fills no table (h->tb = 0), for
- * kernels that decode through cnn_huff_table16 alone.  With zero_sym >= 0 the
- * table also decodes runs of that symbol (used by HAM, where zero dominates). */
+ * kernels that build a table of their own (the sHAM batch-8 split table).
+ * With zero_sym >= 0 the table also decodes runs of that symbol (used by HAM,
+ * where zero dominates). */
 int cnn_huff_init(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t nsym,
                   int64_t zero_sym, uint32_t *table, uint32_t *scratch);
 
@@ -220,31 +221,9 @@ CNN_INLINE int cnn_huff_slow_v(const cnn_huff *h, uint64_t v, int64_t avail, uin
     return CNN_ERR_CORRUPT;
 }
 
-/* ---- compact decode table --------------------------------------------------
- * The batch-8 kernels read a 16-bit copy of a plain (no zero runs) table,
- * always CNN_TABLE_BITS wide (a narrower table repeats each entry), so that
- * the lookup shift is a constant: bits 0-3 the codeword length (1..12),
- * bits 4-15 the symbol; 0 sends the codeword to the slow path (longer than
- * the table, or a symbol >= 4096).  At half the size of the 32-bit table it
- * stays in L1 beside the rows of X. */
-#define CNN_E16_BITS(e) ((int)((e) & 15u))
-#define CNN_E16_SYM(e) ((uint32_t)(e) >> 4)
-#define CNN_E16_SHIFT (64 - CNN_TABLE_BITS)
-
-CNN_INLINE void cnn_huff_table16(const cnn_huff *h, uint16_t *t16)
-{
-    enum { W = CNN_TABLE_BITS };
-    __builtin_memset(t16, 0, sizeof(uint16_t) << W);
-    for (int l = 1; l <= h->maxlen && l <= W; l++) {
-        for (uint64_t d = 0; d < h->count[l]; d++) {
-            const uint64_t s = h->offset[l] + d;
-            if (s >= 4096u) return; /* canonical order: every later symbol is larger */
-            const uint16_t e = (uint16_t)((unsigned)l | ((unsigned)s << 4));
-            const uint64_t lo = (h->first[l] + d) << (W - l), hi = (h->first[l] + d + 1) << (W - l);
-            for (uint64_t i = lo; i < hi; i++) t16[i] = e;
-        }
-    }
-}
+/* The batch-8 kernels index their decode table with the top CNN_TABLE_BITS
+ * bits of a 64-bit window (cnn_peek_be): a constant shift. */
+#define CNN_WIN_SHIFT (64 - CNN_TABLE_BITS)
 
 /* The slow path returning by value, so that the hot loops keep no locals in
  * memory: the symbol and the codeword length of the window v (at least 57
@@ -261,35 +240,6 @@ CNN_INLINE cnn_dec cnn_huff_slow_dec(const cnn_huff *h, uint64_t v)
         if (d < h->count[l]) return (cnn_dec){(uint32_t)(h->offset[l] + d), l};
     }
     return (cnn_dec){0, 0};
-}
-
-/* S and L: symbol and length of the codeword at the top of the window X
- * (cnn_peek_be) through the compact table T, else the slow path; returns
- * CNN_ERR_CORRUPT from the enclosing function when no codeword matches.  A
- * macro: the hot loops keep the fast path free of any other test. */
-#define CNN_DEC16(H, T, X, S, L)                                              \
-    do {                                                                      \
-        const uint64_t x16_ = (X);                                            \
-        const uint32_t e16_ = (T)[x16_ >> CNN_E16_SHIFT];                     \
-        (S) = CNN_E16_SYM(e16_);                                              \
-        (L) = CNN_E16_BITS(e16_);                                             \
-        if (CNN_UNLIKELY(!e16_)) {                                            \
-            const cnn_dec d16_ = cnn_huff_slow_dec((H), x16_);                \
-            if (!d16_.len) return CNN_ERR_CORRUPT;                            \
-            (S) = d16_.sym;                                                   \
-            (L) = d16_.len;                                                   \
-        }                                                                     \
-    } while (0)
-
-/* Decode one symbol at bit *p of a byte stream (cnn_peek_be) through the
- * compact table; the caller guarantees *p <= 8 * (length - 8). */
-CNN_INLINE int cnn_huff_be16(const cnn_huff *h, const uint16_t *t16, const uint8_t *s, int64_t *p,
-                             uint32_t *sym)
-{
-    int len;
-    CNN_DEC16(h, t16, cnn_peek_be(s, *p), *sym, len);
-    *p += len;
-    return CNN_OK;
 }
 
 /* Decode one symbol at position *p (no zero runs), not past bit `end`. */

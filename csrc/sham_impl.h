@@ -18,9 +18,8 @@ typedef struct {
     cnn_bits bits;
     const uint8_t *stream;
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
-    const uint16_t *t16;  /* compact decode table (cnn_huff_table16) */
-    const uint8_t *tl;    /* split table (sham_split_table): codeword lengths, 0 = slow path */
-    const REAL *tv;       /* split table: the values the codewords stand for */
+    const uint8_t *tl;    /* split decode table (sham_split_table), b = 8 only: */
+    const REAL *tv;       /* codeword lengths (0: slow path) and values */
 } SFX(sham_ctx);
 
 #ifndef CNN_SHAM_COMMON
@@ -170,30 +169,14 @@ typedef REAL SFX(vec8) __attribute__((vector_size(8 * sizeof(REAL))));
 
 /* b = 8 on the byte stream.  The range's row indices were checked against n
  * once (cnn_rows_below), so the loops below index X without a test; the
- * decoder state of a column is its bit position alone. */
+ * decoder state of a column is its bit position alone.  Codewords decode
+ * through the split table (sham_split_table), four at a time from one 64-bit
+ * window where the stream's end allows. */
 
-/* Nonzeros q .. e-1 of column c from bit p: decode, accumulate, then check
- * that the codewords end exactly at the next column's offset. */
-CNN_INLINE int SFX(sham_tail8)(const SFX(sham_ctx) *k, int64_t c, int64_t p, int64_t q, int64_t e,
-                               SFX(vec8) acc, const int ri_bytes)
-{
-    const int64_t lim = k->stream_bits;
-    for (; q < e; q++) {
-        uint32_t sym;
-        if (CNN_UNLIKELY(p > lim) || cnn_huff_be16(k->h, k->t16, k->stream, &p, &sym)) return CNN_ERR_CORRUPT;
-        SFX(vec8) x;
-        __builtin_memcpy(&x, k->xt + cnn_ri_at(k->ri, q, ri_bytes) * 8, sizeof x);
-        acc += k->values[sym] * x;
-    }
-    if (p != k->col_bits[c + 1]) return CNN_ERR_CORRUPT;
-    __builtin_memcpy(k->out + c * 8, &acc, sizeof acc);
-    return CNN_OK;
-}
-
-/* The split decode table of the lockstep path: for every CNN_TABLE_BITS-bit
- * window, the length of the codeword it starts with (tl, 0 when longer than
- * the table) and the value that codeword stands for (tv), so that a decoded
- * codeword costs two loads from one index and no symbol indirection. */
+/* The split decode table: for every CNN_TABLE_BITS-bit window, the length of
+ * the codeword it starts with (tl; 0 when that codeword is longer than the
+ * table) and the value the codeword stands for (tv), so that a codeword costs
+ * two loads from one index and no symbol indirection. */
 static void SFX(sham_split_table)(const cnn_huff *h, const REAL *values, uint8_t *tl, REAL *tv)
 {
     enum { W = CNN_TABLE_BITS };
@@ -211,20 +194,72 @@ static void SFX(sham_split_table)(const cnn_huff *h, const REAL *values, uint8_t
     }
 }
 
+/* One codeword at the top of the window WIN (cnn_peek_be of stream S at bit
+ * P): its length into L and its value into VAL, and WIN shifted past it.  A
+ * codeword longer than the table takes the slow path, which reloads WIN from
+ * the stream after it, so that WIN always holds at least 57 - 3 * 12 bits
+ * for the next three table lookups; no codeword at all returns
+ * CNN_ERR_CORRUPT from the enclosing function.  Uses h (the code), TL, TV
+ * (the split table) and V (the values) of the enclosing scope. */
+#define CNN_WIN_DEC(WIN, S, P, L, VAL)                                        \
+    do {                                                                      \
+        const uint64_t ix_ = (WIN) >> CNN_WIN_SHIFT;                          \
+        (L) = TL[ix_];                                                        \
+        (VAL) = TV[ix_];                                                      \
+        if (CNN_LIKELY(L)) {                                                  \
+            (WIN) <<= (L);                                                    \
+        } else {                                                              \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, cnn_peek_be((S), (P)));   \
+            if (!d_.len) return CNN_ERR_CORRUPT;                              \
+            (VAL) = V[d_.sym];                                                \
+            (L) = d_.len;                                                     \
+            (WIN) = cnn_peek_be((S), (P) + (L));                              \
+        }                                                                     \
+    } while (0)
+
+/* The stream a few hundred bytes past bit P, prefetched: the lanes read four
+ * places of it at once, which the hardware prefetcher follows poorly.  (A
+ * prefetch never faults, so the address may lie past the stream's end.) */
+#define CNN_WIN_PREFETCH(S, P) __builtin_prefetch((const void *)((uintptr_t)(S) + (uint64_t)((P) >> 3) + 384))
+
+/* Nonzeros q .. e-1 of column c from bit p: decode, accumulate, then check
+ * that the codewords end exactly at the next column's offset.  Out of line
+ * (as is sham_sparse8), so that the lanes' loop has the registers to itself. */
+__attribute__((noinline)) static int SFX(sham_tail8)(const SFX(sham_ctx) *k, int64_t c, int64_t p, int64_t q, int64_t e,
+                               SFX(vec8) acc, const int ri_bytes)
+{
+    const cnn_huff *h = k->h;
+    const uint8_t *S = k->stream, *TL = k->tl;
+    const REAL *TV = k->tv, *V = k->values;
+    const int64_t lim = k->stream_bits;
+    for (; q < e; q++) {
+        if (CNN_UNLIKELY(p > lim)) return CNN_ERR_CORRUPT;
+        uint64_t w = cnn_peek_be(S, p);
+        int64_t l;
+        REAL v;
+        CNN_WIN_DEC(w, S, p, l, v);
+        p += l;
+        SFX(vec8) x;
+        __builtin_memcpy(&x, k->xt + cnn_ri_at(k->ri, q, ri_bytes) * 8, sizeof x);
+        acc += v * x;
+    }
+    if (p != k->col_bits[c + 1]) return CNN_ERR_CORRUPT;
+    __builtin_memcpy(k->out + c * 8, &acc, sizeof acc);
+    return CNN_OK;
+}
+
 /* Four lanes in lockstep, each decoding one column, so that their table
  * lookups overlap.  A block runs as many rounds as the lane with the fewest
  * nonzeros left has, and no more than keep every peek inside the stream (a
  * codeword advances a lane by at most 32 bits), so the rounds need no
- * checks; they go four at a time through the split table (four codewords per
- * lane from one window), the rest one at a time through the compact table;
- * codewords longer than the table take a rarely taken branch.  A lane
- * whose column is done closes it (its codewords must end at the next
- * column's offset) and takes the next column, so four lanes stay busy. */
+ * checks; they go four at a time (four codewords per lane from one window),
+ * the rest one at a time.  A lane whose column is done closes it (its
+ * codewords must end at the next column's offset) and takes the next column,
+ * so four lanes stay busy. */
 CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
 {
     const uint8_t *S = k->stream;
     const cnn_huff *h = k->h;
-    const uint16_t *T = k->t16;
     const uint8_t *TL = k->tl;
     const REAL *TV = k->tv;
     const REAL *V = k->values, *XT = k->xt;
@@ -247,35 +282,12 @@ CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, c
     CNN_Q_OPEN(1)
     CNN_Q_OPEN(2)
     CNN_Q_OPEN(3)
-#define CNN_Q_STEP(J)                                                         \
-    {                                                                         \
-        uint32_t s_;                                                          \
-        int l_;                                                               \
-        CNN_DEC16(h, T, cnn_peek_be(S, p##J), s_, l_);                        \
-        p##J += l_;                                                           \
-        SFX(vec8) xx_;                                                        \
-        __builtin_memcpy(&xx_, XT + cnn_ri_at(R##J, i, ri_bytes) * 8, sizeof xx_); \
-        a##J += V[s_] * xx_;                                                  \
-    }
-/* Four codewords of one lane from one 64-bit window (at least 57 stream
- * bits): a codeword on the split table is at most CNN_TABLE_BITS long, so four
- * fit; one off the table takes the slow path and reloads the window after
- * it.  The stream a few hundred bytes ahead is prefetched (the lanes read
- * four places of it at once, which the hardware prefetcher follows poorly). */
+    /* nonzero i + U of lane J from the window w_ */
 #define CNN_Q_SUB(J, U)                                                       \
     {                                                                         \
-        const uint64_t ix_ = w_ >> CNN_E16_SHIFT;                             \
-        int64_t l_ = TL[ix_];                                                 \
-        REAL v_ = TV[ix_];                                                    \
-        if (CNN_LIKELY(l_)) {                                                 \
-            w_ <<= l_;                                                        \
-        } else {                                                              \
-            const cnn_dec d_ = cnn_huff_slow_dec(h, cnn_peek_be(S, p##J));    \
-            if (!d_.len) return CNN_ERR_CORRUPT;                              \
-            v_ = V[d_.sym];                                                   \
-            l_ = d_.len;                                                      \
-            w_ = cnn_peek_be(S, p##J + l_);                                   \
-        }                                                                     \
+        int64_t l_;                                                           \
+        REAL v_;                                                              \
+        CNN_WIN_DEC(w_, S, p##J, l_, v_);                                     \
         p##J += l_;                                                           \
         SFX(vec8) xx_;                                                        \
         __builtin_memcpy(&xx_, XT + (uint64_t)cnn_ri_at(R##J, i + (U), ri_bytes) * 8, sizeof xx_); \
@@ -284,11 +296,16 @@ CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, c
 #define CNN_Q_GROUP(J)                                                        \
     {                                                                         \
         uint64_t w_ = cnn_peek_be(S, p##J);                                   \
-        __builtin_prefetch((const void *)((uintptr_t)S + (uint64_t)(p##J >> 3) + 384)); \
+        CNN_WIN_PREFETCH(S, p##J);                                            \
         CNN_Q_SUB(J, 0)                                                       \
         CNN_Q_SUB(J, 1)                                                       \
         CNN_Q_SUB(J, 2)                                                       \
         CNN_Q_SUB(J, 3)                                                       \
+    }
+#define CNN_Q_STEP(J)                                                         \
+    {                                                                         \
+        uint64_t w_ = cnn_peek_be(S, p##J);                                   \
+        CNN_Q_SUB(J, 0)                                                       \
     }
 #define CNN_Q_ROTATE(J)                                                       \
     while (left[J] == 0) {                                                    \
@@ -312,13 +329,12 @@ CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, c
         if (rounds == 0) break; /* the stream's end: finish alone */
         for (int j = 0; j < 4; j++) rounds = left[j] < rounds ? left[j] : rounds;
         int64_t i = 0;
-        if (TL)
-            for (; i + 4 <= rounds; i += 4) {
-                CNN_Q_GROUP(0)
-                CNN_Q_GROUP(1)
-                CNN_Q_GROUP(2)
-                CNN_Q_GROUP(3)
-            }
+        for (; i + 4 <= rounds; i += 4) {
+            CNN_Q_GROUP(0)
+            CNN_Q_GROUP(1)
+            CNN_Q_GROUP(2)
+            CNN_Q_GROUP(3)
+        }
         for (; i < rounds; i++) {
             CNN_Q_STEP(0)
             CNN_Q_STEP(1)
@@ -348,9 +364,9 @@ drain_rest:
         if ((st = SFX(sham_tail8)(k, nc, cbits[nc], cb[nc], cb[nc + 1], zero, ri_bytes))) return st;
     }
 #undef CNN_Q_OPEN
-#undef CNN_Q_STEP
 #undef CNN_Q_SUB
 #undef CNN_Q_GROUP
+#undef CNN_Q_STEP
 #undef CNN_Q_ROTATE
     return CNN_OK;
 }
@@ -358,33 +374,48 @@ drain_rest:
 /* Sparse columns (a few nonzeros each) in three passes over chunks of at
  * most CNN_SHAM_CHUNK nonzeros, so that no branch depends on where a column
  * ends while decoding: (1) four lanes decode the chunk's codewords as four
- * flat runs of whole columns, storing each nonzero's value and bit position;
- * (2) every column's offset is checked against the position of its first
- * codeword (and each run's end against the next run's offset), which is
- * exactly the per-column check; (3) the columns accumulate like CSR. */
+ * flat runs of whole columns, storing each nonzero's value and the bit
+ * position of its codeword; (2) every column's offset is checked against the
+ * position of its first codeword (and each run's end against the next run's
+ * offset), which is exactly the per-column check; (3) the columns accumulate
+ * like CSR. */
 
-#ifndef CNN_SHAM_SP_COMMON
-#define CNN_SHAM_SP_COMMON
-/* One decoded codeword: its bit position (relative to the chunk's first
- * byte) in the low 32 bits, its symbol in the high 32 bits. */
-#define CNN_SP_DEC(J)                                                         \
-    {                                                                         \
-        uint64_t s_;                                                          \
-        int l_;                                                               \
-        CNN_DEC16(h, T, cnn_peek_be(S, p##J), s_, l_);                        \
-        d##J[i] = (uint64_t)p##J | (s_ << 32);                                \
-        p##J += l_;                                                           \
-    }
-
-/* Pass 1: four runs of n[j] codewords from bits p[j] of S into d[j][...];
- * the runs' final positions are returned in p[].  `lim` is the last position
- * a peek may read from. */
-static int cnn_sp_decode(const cnn_huff *h, const uint16_t *T, const uint8_t *S, int64_t lim,
-                         uint64_t **d, const int64_t *n, int64_t *p)
+/* Pass 1: four runs of n[j] codewords from bits p[j] of S, positions into
+ * pos[j][...] and values into val[j][...]; the runs' final positions are
+ * returned in p[].  `lim` is the last position a peek may read from. */
+static int SFX(sham_sp_decode)(const SFX(sham_ctx) *k, const uint8_t *S, int64_t lim,
+                               uint32_t **pos, REAL **val, const int64_t *n, int64_t *p)
 {
-    uint64_t *d0 = d[0], *d1 = d[1], *d2 = d[2], *d3 = d[3];
+    const cnn_huff *h = k->h;
+    const uint8_t *TL = k->tl;
+    const REAL *TV = k->tv, *V = k->values;
+    uint32_t *d0 = pos[0], *d1 = pos[1], *d2 = pos[2], *d3 = pos[3];
+    REAL *v0 = val[0], *v1 = val[1], *v2 = val[2], *v3 = val[3];
     int64_t n0 = n[0], n1 = n[1], n2 = n[2], n3 = n[3];
     int64_t p0 = p[0], p1 = p[1], p2 = p[2], p3 = p[3];
+    /* codeword i + U of run J from the window w_ */
+#define CNN_SP_SUB(J, U)                                                      \
+    {                                                                         \
+        int64_t l_;                                                           \
+        REAL x_;                                                              \
+        CNN_WIN_DEC(w_, S, p##J, l_, x_);                                     \
+        d##J[i + (U)] = (uint32_t)p##J;                                       \
+        v##J[i + (U)] = x_;                                                   \
+        p##J += l_;                                                           \
+    }
+#define CNN_SP_GROUP(J)                                                       \
+    {                                                                         \
+        uint64_t w_ = cnn_peek_be(S, p##J);                                   \
+        CNN_SP_SUB(J, 0)                                                      \
+        CNN_SP_SUB(J, 1)                                                      \
+        CNN_SP_SUB(J, 2)                                                      \
+        CNN_SP_SUB(J, 3)                                                      \
+    }
+#define CNN_SP_STEP(J)                                                        \
+    {                                                                         \
+        uint64_t w_ = cnn_peek_be(S, p##J);                                   \
+        CNN_SP_SUB(J, 0)                                                      \
+    }
     for (;;) {
         int64_t top = p0 > p1 ? p0 : p1, top2 = p2 > p3 ? p2 : p3;
         top = top > top2 ? top : top2;
@@ -394,20 +425,28 @@ static int cnn_sp_decode(const cnn_huff *h, const uint16_t *T, const uint8_t *S,
         lo = lo < lo2 ? lo : lo2;
         rounds = rounds < lo ? rounds : lo;
         if (rounds == 0) break;
-        for (int64_t i = 0; i < rounds; i++) {
-            CNN_SP_DEC(0)
-            CNN_SP_DEC(1)
-            CNN_SP_DEC(2)
-            CNN_SP_DEC(3)
+        int64_t i = 0;
+        for (; i + 4 <= rounds; i += 4) {
+            CNN_SP_GROUP(0)
+            CNN_SP_GROUP(1)
+            CNN_SP_GROUP(2)
+            CNN_SP_GROUP(3)
+        }
+        for (; i < rounds; i++) {
+            CNN_SP_STEP(0)
+            CNN_SP_STEP(1)
+            CNN_SP_STEP(2)
+            CNN_SP_STEP(3)
         }
         d0 += rounds, d1 += rounds, d2 += rounds, d3 += rounds;
+        v0 += rounds, v1 += rounds, v2 += rounds, v3 += rounds;
         n0 -= rounds, n1 -= rounds, n2 -= rounds, n3 -= rounds;
     }
     /* the runs' leftovers (or the stream's end), one codeword at a time, checked */
 #define CNN_SP_TAIL(J)                                                        \
     for (int64_t i = 0; i < n##J; i++) {                                      \
         if (CNN_UNLIKELY(p##J > lim)) return CNN_ERR_CORRUPT;                 \
-        CNN_SP_DEC(J)                                                         \
+        CNN_SP_STEP(J)                                                        \
     }                                                                         \
     p[J] = p##J;
     CNN_SP_TAIL(0)
@@ -415,14 +454,16 @@ static int cnn_sp_decode(const cnn_huff *h, const uint16_t *T, const uint8_t *S,
     CNN_SP_TAIL(2)
     CNN_SP_TAIL(3)
 #undef CNN_SP_TAIL
+#undef CNN_SP_SUB
+#undef CNN_SP_GROUP
+#undef CNN_SP_STEP
     return CNN_OK;
 }
-#undef CNN_SP_DEC
-#endif
 
-/* Columns [ca, cz) holding nonzeros [qa, qz), qz - qa <= CNN_SHAM_CHUNK. */
+/* Columns [ca, cz) holding nonzeros [qa, qz), qz - qa <= CNN_SHAM_CHUNK;
+ * pos (qz - qa + 1 entries) and val (qz - qa) are the caller's scratch. */
 CNN_INLINE int SFX(sham_sp_chunk)(const SFX(sham_ctx) *k, int64_t ca, int64_t cz,
-                                  uint64_t *restrict ent, const int ri_bytes)
+                                  uint32_t *restrict pos, REAL *restrict val, const int ri_bytes)
 {
     const int64_t *cb = k->cb, *cbits = k->col_bits;
     const int64_t qa = cb[ca], qz = cb[cz];
@@ -433,33 +474,35 @@ CNN_INLINE int SFX(sham_sp_chunk)(const SFX(sham_ctx) *k, int64_t ca, int64_t cz
     /* four runs of whole columns, split near quarters of the nonzeros */
     int64_t cs[5] = {ca, ca, ca, ca, cz};
     for (int j = 1; j < 4; j++) cs[j] = cnn_first_at_least(cb, cs[j - 1], cz, qa + ((qz - qa) * j) / 4);
-    uint64_t *d[4];
+    uint32_t *dp[4];
+    REAL *dv[4];
     int64_t n[4], p[4];
     for (int j = 0; j < 4; j++) {
-        d[j] = ent + (cb[cs[j]] - qa);
+        dp[j] = pos + (cb[cs[j]] - qa);
+        dv[j] = val + (cb[cs[j]] - qa);
         n[j] = cb[cs[j + 1]] - cb[cs[j]];
         p[j] = cbits[cs[j]] - base;
     }
-    int st = cnn_sp_decode(k->h, k->t16, k->stream + (base >> 3), k->stream_bits - base, d, n, p);
+    int st = SFX(sham_sp_decode)(k, k->stream + (base >> 3), k->stream_bits - base, dp, dv, n, p);
     if (st) return st;
     /* pass 2: each run ends at the next run's offset, each column starts at its codewords */
     int bad = 0;
     for (int j = 0; j < 4; j++) bad |= p[j] != cbits[cs[j + 1]] - base;
     if (bad) return CNN_ERR_CORRUPT;
-    ent[qz - qa] = (uint64_t)(cbits[cz] - base);
-    for (int64_t i = ca; i < cz; i++) bad |= (uint32_t)ent[cb[i] - qa] != (uint64_t)(cbits[i] - base);
+    pos[qz - qa] = (uint32_t)(cbits[cz] - base);
+    for (int64_t i = ca; i < cz; i++) bad |= pos[cb[i] - qa] != (uint64_t)(cbits[i] - base);
     if (bad) return CNN_ERR_CORRUPT;
     /* pass 3: accumulate (rows were checked for the whole range) */
-    const REAL *XT = k->xt, *V = k->values;
+    const REAL *XT = k->xt;
     const char *ri = (const char *)k->ri;
     REAL *out = k->out;
-    const uint64_t *e = ent - qa;
+    const REAL *v = val - qa;
     for (int64_t i = ca; i < cz; i++) {
         SFX(vec8) acc = {0};
         for (int64_t j = cb[i]; j < cb[i + 1]; j++) {
             SFX(vec8) x;
             __builtin_memcpy(&x, XT + cnn_ri_at(ri, j, ri_bytes) * 8, sizeof x);
-            acc += V[e[j] >> 32] * x;
+            acc += v[j] * x;
         }
         __builtin_memcpy(out + i * 8, &acc, sizeof acc);
     }
@@ -468,9 +511,10 @@ CNN_INLINE int SFX(sham_sp_chunk)(const SFX(sham_ctx) *k, int64_t ca, int64_t cz
 
 /* Columns [c0, c1) in chunks; a column with more nonzeros than a chunk holds
  * goes through the lanes. */
-CNN_INLINE int SFX(sham_sparse8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
+__attribute__((noinline)) static int SFX(sham_sparse8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
 {
-    uint64_t ent[CNN_SHAM_CHUNK + 1];
+    uint32_t pos[CNN_SHAM_CHUNK + 1];
+    REAL val[CNN_SHAM_CHUNK];
     const int64_t *cb = k->cb;
     int64_t c = c0;
     int st;
@@ -483,11 +527,14 @@ CNN_INLINE int SFX(sham_sparse8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1,
             c++;
             continue;
         }
-        if ((st = SFX(sham_sp_chunk)(k, c, z, ent, ri_bytes))) return st;
+        if ((st = SFX(sham_sp_chunk)(k, c, z, pos, val, ri_bytes))) return st;
         c = z;
     }
     return CNN_OK;
 }
+
+#undef CNN_WIN_DEC
+#undef CNN_WIN_PREFETCH
 
 /* Few nonzeros per column: the chunked passes; otherwise the lanes. */
 CNN_INLINE int SFX(sham_cols8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
@@ -563,10 +610,9 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     if (n < 0 || m < 0 || b < 0 || q < 0 || threads < 1) return CNN_ERR_ARG;
     if (ncol_bits != m + 1 || ncb != m + 1) return CNN_ERR_ARG;
     if (ri_bytes != 1 && ri_bytes != 2 && ri_bytes != 4) return CNN_ERR_ARG;
-    /* b = 8 on the byte stream decodes through the 16-bit table alone */
+    /* b = 8 on the byte stream decodes through the split table alone */
     const int fast8 = CNN_SHAM_FAST8 && b == 8 && stream != NULL;
     uint32_t table[1 << CNN_TABLE_BITS];
-    uint16_t t16[1 << CNN_TABLE_BITS];
     cnn_huff h;
     SFX(sham_ctx) k;
     int st = cnn_bits_init(&k.bits, words, nwords, wordbits);
@@ -584,16 +630,13 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     st = cnn_huff_init(&h, len_count, maxlen, nsym, -1, fast8 ? NULL : table, NULL);
     if (st) return st;
     if (q > 0 && nsym == 0) return CNN_ERR_CORRUPT;
-    if (fast8) cnn_huff_table16(&h, t16);
-    k.t16 = fast8 ? t16 : NULL;
-    /* the split table, when the columns are dense enough for the lockstep path
-     * to take most of them (without it that path decodes one codeword at a time) */
     uint8_t tl[1 << CNN_TABLE_BITS];
     REAL tv[1 << CNN_TABLE_BITS];
-    const int split = fast8 && q >= CNN_SHAM_SPARSE * m;
-    if (split) SFX(sham_split_table)(&h, values, tl, tv);
-    k.tl = split ? tl : NULL;
-    k.tv = split ? tv : NULL;
+#if CNN_SHAM_FAST8
+    if (fast8) SFX(sham_split_table)(&h, values, tl, tv);
+#endif
+    k.tl = fast8 ? tl : NULL;
+    k.tv = fast8 ? tv : NULL;
     k.n = n;
     k.b = b;
     k.col_bits = col_bits;
