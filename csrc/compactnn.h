@@ -31,6 +31,7 @@ enum cnn_build {
     CNN_TABLE_BITS = 12,    /* width of the primary Huffman decode table */
     CNN_MAX_CODE_LEN = 32,  /* longest Huffman codeword supported */
     CNN_MAX_THREADS = 256,  /* upper bound on worker threads per call */
+    CNN_MAX_SPIN_MS = 1000, /* upper bound on a pool worker's polling, ms */
     CNN_MAX_TABLE_SYMBOL = 2097151  /* symbols above this decode on the slow path */
 };
 
@@ -84,8 +85,15 @@ int cnn_huff_decode_segments(const void *words, int64_t nwords, int wordbits,
  */
 typedef struct cnn_pool cnn_pool;
 
-/* Start a pool of `workers` (0 .. CNN_MAX_THREADS - 1) threads into *out. */
-int cnn_pool_create(int workers, cnn_pool **out);
+/* Start a pool of `workers` (0 .. CNN_MAX_THREADS - 1) threads into *out.
+ * An idle worker polls for the next product for `spin_ns` nanoseconds (0 ..
+ * CNN_MAX_SPIN_MS milliseconds) before it sleeps: products called back to
+ * back (a layer after another, a batch after another) then find it awake,
+ * where waking a sleeping thread costs tens of microseconds, and on a virtual
+ * machine the core of an idle virtual CPU may be lent elsewhere for
+ * milliseconds.  The polling yields the CPU (sched_yield) to any other
+ * runnable thread. */
+int cnn_pool_create(int workers, int64_t spin_ns, cnn_pool **out);
 /* Stop and join the workers and free the pool (NULL is a no-op). */
 void cnn_pool_destroy(cnn_pool *pool);
 

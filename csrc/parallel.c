@@ -47,6 +47,7 @@ struct cnn_pool {
     int njobs, next, finished, stop;
     unsigned gen;         /* batches posted so far (written under mu, polled without) */
     int workers;          /* threads running */
+    int64_t spin_ns;      /* how long an idle worker polls before it sleeps */
     pthread_t tids[CNN_MAX_THREADS];
 };
 
@@ -64,12 +65,6 @@ static void cnn_pool_drain(cnn_pool *p)
     }
 }
 
-/* How long an idle worker polls for the next batch before it sleeps: products
- * called back to back (a layer after another, a batch after another) then
- * find it awake, where waking a sleeping thread can cost more than a short
- * product (tens of microseconds on a virtual machine). */
-#define CNN_WORKER_POLL_NS 300000
-
 static int64_t cnn_now_ns(void)
 {
     struct timespec t;
@@ -86,7 +81,7 @@ static void *cnn_pool_main(void *arg)
         if (p->stop) break;
         const unsigned gen = p->gen;
         pthread_mutex_unlock(&p->mu);
-        const int64_t until = cnn_now_ns() + CNN_WORKER_POLL_NS;
+        const int64_t until = cnn_now_ns() + p->spin_ns;
         while (__atomic_load_n(&p->gen, __ATOMIC_ACQUIRE) == gen
                && !__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE) && cnn_now_ns() < until)
             sched_yield();
@@ -97,12 +92,15 @@ static void *cnn_pool_main(void *arg)
     return NULL;
 }
 
-int cnn_pool_create(int workers, cnn_pool **out)
+int cnn_pool_create(int workers, int64_t spin_ns, cnn_pool **out)
 {
-    if (out == NULL || workers < 0 || workers >= CNN_MAX_THREADS) return CNN_ERR_ARG;
+    if (out == NULL) return CNN_ERR_ARG;
     *out = NULL;
+    if (workers < 0 || workers >= CNN_MAX_THREADS) return CNN_ERR_ARG;
+    if (spin_ns < 0 || spin_ns > (int64_t)CNN_MAX_SPIN_MS * 1000000) return CNN_ERR_ARG;
     cnn_pool *p = (cnn_pool *)calloc(1, sizeof(cnn_pool));
     if (p == NULL) return CNN_ERR_NOMEM;
+    p->spin_ns = spin_ns;
     pthread_mutex_init(&p->busy, NULL);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);

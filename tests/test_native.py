@@ -64,13 +64,59 @@ def test_a_forked_child_makes_its_own_pool():
     assert p.exitcode == 0
 
 
-def test_pool_create_rejects_bad_worker_counts():
+def test_pool_create_rejects_bad_worker_counts_and_polling_times():
     out = _native.ffi.new("cnn_pool **")
-    assert _native.lib.cnn_pool_create(-1, out) == _native.lib.CNN_ERR_ARG
-    assert _native.lib.cnn_pool_create(_native.MAX_THREADS, out) == _native.lib.CNN_ERR_ARG
-    assert _native.lib.cnn_pool_create(0, out) == _native.lib.CNN_OK
-    _native.lib.cnn_pool_destroy(out[0])
-    _native.lib.cnn_pool_destroy(_native.ffi.NULL)
+    lib = _native.lib
+    assert lib.cnn_pool_create(-1, 0, out) == lib.CNN_ERR_ARG
+    assert lib.cnn_pool_create(_native.MAX_THREADS, 0, out) == lib.CNN_ERR_ARG
+    assert lib.cnn_pool_create(1, -1, out) == lib.CNN_ERR_ARG
+    assert lib.cnn_pool_create(1, lib.CNN_MAX_SPIN_MS * 1000000 + 1, out) == lib.CNN_ERR_ARG
+    assert out[0] == _native.ffi.NULL
+    assert lib.cnn_pool_create(0, 0, out) == lib.CNN_OK
+    lib.cnn_pool_destroy(out[0])
+    lib.cnn_pool_destroy(_native.ffi.NULL)
+
+
+@pytest.mark.parametrize("spin_ns", [0, 1000, 50_000_000])
+def test_a_pool_with_any_polling_time_runs_products_back_to_back_and_after_a_pause(spin_ns):
+    # 0: the workers sleep at once, so every product wakes them; 50 ms: they
+    # are still polling when the next product comes, and asleep after the pause
+    import time
+
+    out = _native.ffi.new("cnn_pool **")
+    assert _native.lib.cnn_pool_create(1, spin_ns, out) == _native.lib.CNN_OK
+    pool = out[0]
+    try:
+        W = np.random.default_rng(0).standard_normal((64, 40)).astype(np.float32)
+        S = get_format("sham").from_dense(np.where(np.abs(W) > 1, np.round(W), 0).astype(np.float32))
+        xt = np.ascontiguousarray(np.random.default_rng(1).standard_normal((8, 64)).astype(np.float32).T)
+        ref = (xt.T.astype(np.float64) @ S.to_dense()).T
+        kernel = S._kernel
+        for pause in (0, 0, 0.06, 0):
+            time.sleep(pause)
+            res = _native.ffi.new("float[]", 40 * 8)
+            st = kernel._fn(*kernel._args, _native._ptr(xt), 8, res, 2, pool)
+            assert st == _native.lib.CNN_OK
+            np.testing.assert_allclose(np.frombuffer(_native.ffi.buffer(res), np.float32).reshape(40, 8),
+                                       ref, rtol=1e-5, atol=1e-5)
+    finally:
+        _native.lib.cnn_pool_destroy(pool)
+
+
+@pytest.mark.parametrize("text", ["-1", "abc", "nan", "1e9", "inf"])
+def test_a_bad_worker_spin_setting_is_an_error_naming_the_variable(monkeypatch, text):
+    monkeypatch.setenv("COMPACTNN_WORKER_SPIN_MS", text)
+    with pytest.raises(ValueError, match="COMPACTNN_WORKER_SPIN_MS"):
+        _native.worker_spin_ms()
+
+
+def test_worker_spin_setting(monkeypatch):
+    monkeypatch.delenv("COMPACTNN_WORKER_SPIN_MS", raising=False)
+    assert _native.worker_spin_ms() == _native.WORKER_SPIN_MS
+    monkeypatch.setenv("COMPACTNN_WORKER_SPIN_MS", "0.5")
+    assert _native.worker_spin_ms() == 0.5
+    monkeypatch.setenv("COMPACTNN_WORKER_SPIN_MS", "0")
+    assert _native.worker_spin_ms() == 0.0
 
 
 @pytest.mark.parametrize("b", [0, 1, 3, 8, 9, 17])
