@@ -23,7 +23,8 @@ typedef struct {
     const uint8_t *stream;
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
     int64_t step;         /* most rows one table lookup covers */
-    const uint32_t *plain; /* one-symbol table for ham_oct8, NULL if that path is off */
+    const uint8_t *tl;    /* split decode table (split_impl.h) for ham_oct8: lengths, */
+    const REAL *tv;       /* values; NULL when that path is off */
     int lockstep;         /* b = 8 or 1, a byte stream and finite X: the lockstep paths */
 } SFX(ham_ctx);
 
@@ -163,6 +164,8 @@ drain:
 
 #if defined(__GNUC__)
 typedef REAL SFX(hvec8) __attribute__((vector_size(8 * sizeof(REAL))));
+
+#include "split_impl.h"
 
 /* b = 8: as ham_step, with the column's eight sums in one vector variable. */
 CNN_INLINE int SFX(ham_step8)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, SFX(hvec8) *acc)
@@ -308,20 +311,21 @@ drain:
 #undef CNN_HQ_STEP
 #undef CNN_HQ_LOCALS
 
-/* b = 8 (or 1) through a one-symbol table (k->plain): every codeword is one row, so
- * eight columns go in lockstep row by row, sharing each row of X^T.  The
- * table is either the run table when it holds no runs (no zero symbol, or a
- * zero codeword longer than the table; a zero met on the slow path adds
- * nothing), or, for finite X, the plain table, where zero is a symbol of
- * value 0 whose product adds nothing.  Blocks of rows are bounded by the
- * stream's end as in ham_quad8; the word reader finishes whatever a block
- * could not reach. */
+/* b = 8 (or 1) through the split table (k->tl, k->tv): every codeword is one
+ * row, so eight columns go in lockstep row by row, sharing each row of X^T,
+ * four rows per lane from one 64-bit window (at least 57 stream bits; a
+ * codeword on the table has at most 12).  It is taken when the run table
+ * holds no runs (no zero symbol, or a zero codeword longer than the table; a
+ * zero met on the slow path adds nothing) or, for finite X, when the runs are
+ * short: zero is then a symbol of value 0 whose product adds nothing.  Blocks
+ * of rows are bounded by the stream's end as in ham_quad8; the word reader
+ * finishes whatever a block could not reach. */
 CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
 {
     const uint8_t *S = k->stream;
     const cnn_huff *h = k->h;
-    const uint32_t *T = k->plain;
-    const int SH = 64 - h->tb;
+    const uint8_t *TL = k->tl;
+    const REAL *TV = k->tv;
     const REAL *V = k->values, *XT = k->xt;
     const int64_t n = k->n, LIM = k->stream_bits, zero = h->zero_sym;
     const int64_t *cbits = k->col_bits + c;
@@ -329,39 +333,37 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
     int64_t p4 = cbits[4], p5 = cbits[5], p6 = cbits[6], p7 = cbits[7];
     SFX(hvec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
     int64_t i = 0;
-/* The codeword at the top of lane J's window X: its value times XX into the
- * lane's sums, its length onto p##J; then FAST or SLOW, as the table or the
- * slow path decoded it (a zero met on the slow path adds nothing). */
-#define CNN_HO_SYM(J, X, XX, FAST, SLOW)                                      \
+/* The codeword at the top of lane J's window W: its value times XX into the
+ * lane's sums, its length onto p##J, W shifted past it (or, after a codeword
+ * off the table, read again from the stream). */
+#define CNN_HO_SYM(J, W, XX)                                                  \
     {                                                                         \
-        const uint32_t e_ = T[(X) >> SH];                                     \
-        if (CNN_LIKELY(e_)) {                                                 \
-            const int l_ = CNN_E_BITS(e_);                                    \
+        const uint64_t ix_ = (W) >> CNN_WIN_SHIFT;                            \
+        const int64_t l_ = TL[ix_];                                           \
+        if (CNN_LIKELY(l_)) {                                                 \
+            (W) <<= l_;                                                       \
             p##J += l_;                                                       \
-            a##J += V[CNN_E_SYM(e_)] * XX;                                    \
-            FAST;                                                             \
+            a##J += TV[ix_] * XX;                                             \
         } else {                                                              \
-            const cnn_dec d_ = cnn_huff_slow_dec(h, X);                      \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, cnn_peek_be(S, p##J));    \
             if (!d_.len) return CNN_ERR_CORRUPT;                              \
             p##J += d_.len;                                                   \
             if ((int64_t)d_.sym != zero) a##J += V[d_.sym] * XX;              \
-            SLOW;                                                             \
+            (W) = cnn_peek_be(S, p##J);                                       \
         }                                                                     \
     }
 #define CNN_HO_STEP(J)                                                        \
     {                                                                         \
-        const uint64_t x_ = cnn_peek_be(S, p##J);                             \
-        CNN_HO_SYM(J, x_, xx, (void)0, (void)0)                               \
+        uint64_t w_ = cnn_peek_be(S, p##J);                                   \
+        CNN_HO_SYM(J, w_, xx)                                                 \
     }
-    /* Two rows per lane from one window: a window read at p holds at least 57
-     * stream bits, and a codeword the table decodes has at most 12, so the
-     * second codeword (up to 32 bits, on the slow path) is still in it; after
-     * a slow-path codeword the window is read again. */
-#define CNN_HO_PAIR(J)                                                        \
+#define CNN_HO_QUAD(J)                                                        \
     {                                                                         \
-        uint64_t x_ = cnn_peek_be(S, p##J);                                   \
-        CNN_HO_SYM(J, x_, xx0, x_ <<= l_, x_ = cnn_peek_be(S, p##J))          \
-        CNN_HO_SYM(J, x_, xx1, (void)0, (void)0)                              \
+        uint64_t w_ = cnn_peek_be(S, p##J);                                   \
+        CNN_HO_SYM(J, w_, xx0)                                                \
+        CNN_HO_SYM(J, w_, xx1)                                                \
+        CNN_HO_SYM(J, w_, xx2)                                                \
+        CNN_HO_SYM(J, w_, xx3)                                                \
     }
     for (;;) {
         int64_t top = p0 > p1 ? p0 : p1, top2 = p2 > p3 ? p2 : p3;
@@ -373,28 +375,32 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
         int64_t stop = (LIM - top) / 32;
         stop = stop < n - i ? i + stop : n;
         if (stop == i) break;
-        for (; i + 1 < stop; i += 2) {
-            SFX(hvec8) xx0, xx1;
+        for (; i + 3 < stop; i += 4) {
+            SFX(hvec8) xx0, xx1, xx2, xx3;
             if (B == 8) {
                 __builtin_memcpy(&xx0, XT + i * 8, sizeof xx0);
                 __builtin_memcpy(&xx1, XT + i * 8 + 8, sizeof xx1);
-            } else {
+                __builtin_memcpy(&xx2, XT + i * 8 + 16, sizeof xx2);
+                __builtin_memcpy(&xx3, XT + i * 8 + 24, sizeof xx3);
+            } else { /* b = 1: element 0 carries the sum */
                 xx0 = (SFX(hvec8)){0} + XT[i];
                 xx1 = (SFX(hvec8)){0} + XT[i + 1];
+                xx2 = (SFX(hvec8)){0} + XT[i + 2];
+                xx3 = (SFX(hvec8)){0} + XT[i + 3];
             }
-            CNN_HO_PAIR(0)
-            CNN_HO_PAIR(1)
-            CNN_HO_PAIR(2)
-            CNN_HO_PAIR(3)
-            CNN_HO_PAIR(4)
-            CNN_HO_PAIR(5)
-            CNN_HO_PAIR(6)
-            CNN_HO_PAIR(7)
+            CNN_HO_QUAD(0)
+            CNN_HO_QUAD(1)
+            CNN_HO_QUAD(2)
+            CNN_HO_QUAD(3)
+            CNN_HO_QUAD(4)
+            CNN_HO_QUAD(5)
+            CNN_HO_QUAD(6)
+            CNN_HO_QUAD(7)
         }
         for (; i < stop; i++) {
             SFX(hvec8) xx;
             if (B == 8) __builtin_memcpy(&xx, XT + i * 8, sizeof xx);
-            else xx = (SFX(hvec8)){0} + XT[i]; /* b = 1: element 0 carries the sum */
+            else xx = (SFX(hvec8)){0} + XT[i];
             CNN_HO_STEP(0)
             CNN_HO_STEP(1)
             CNN_HO_STEP(2)
@@ -407,7 +413,7 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
     }
 #undef CNN_HO_SYM
 #undef CNN_HO_STEP
-#undef CNN_HO_PAIR
+#undef CNN_HO_QUAD
     int64_t ps[8] = {p0, p1, p2, p3, p4, p5, p6, p7};
     SFX(hvec8) as[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
     for (int j = 0; j < 8; j++) {
@@ -422,8 +428,8 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
     return CNN_OK;
 }
 
-/* b = 1 with the one-symbol table: the same eight-column path (element 0 of
- * each sum), the generic lanes for the columns left over. */
+/* b = 1 with the split table: the same eight-column path (element 0 of each
+ * sum), the generic lanes for the columns left over. */
 CNN_INLINE int SFX(ham_span1_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
 {
     int64_t c = c0;
@@ -437,7 +443,7 @@ CNN_INLINE int SFX(ham_span1_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1
 CNN_INLINE int SFX(ham_span8_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
 {
     int64_t c = c0;
-    if (k->plain)
+    if (k->tl)
         for (; c + 8 <= c1; c += 8) {
             int st = SFX(ham_oct8)(k, c, 8);
             if (st) return st;
@@ -446,7 +452,7 @@ CNN_INLINE int SFX(ham_span8_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1
 }
 
 #define CNN_HAM_SPAN8 SFX(ham_span8_fast)(k, c0, c1)
-#define CNN_HAM_SPAN1 (k->plain ? SFX(ham_span1_fast)(k, c0, c1) : SFX(ham_span)(k, c0, c1, 1))
+#define CNN_HAM_SPAN1 (k->tl ? SFX(ham_span1_fast)(k, c0, c1) : SFX(ham_span)(k, c0, c1, 1))
 #else
 #define CNN_HAM_SPAN8 SFX(ham_span)(k, c0, c1, b)
 #define CNN_HAM_SPAN1 SFX(ham_span)(k, c0, c1, 1)
@@ -524,16 +530,22 @@ int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
     k.col_bits = col_bits;
     k.h = &h;
     /* b = 8 fast paths, for finite X only (they add 0 * x for zero entries):
-     * the one-symbol table (ham_oct8) when the run table has no runs, or when
-     * the runs are too short to beat eight lanes sharing each row of X^T (a
+     * the split table (ham_oct8) when the run table has no runs, or when the
+     * runs are too short to beat eight lanes sharing each row of X^T (a
      * run-table lookup costs about as much as CNN_HAM_RUN_GAIN rows there). */
     k.lockstep = (b == 8 || b == 1) && stream != NULL && (h.len0 == 0 || values[zero_sym] == 0)
               && zero_sym <= CNN_MAX_TABLE_SYMBOL && SFX(cnn_finite)(xt, n * b);
-    k.plain = NULL;
-    if (k.lockstep && h.len0 == 0)
-        k.plain = h.table;
-    else if (k.lockstep && SFX(ham_rows_per_lookup)(&k, m) < CNN_HAM_RUN_GAIN)
-        k.plain = scratch;
+    uint8_t tl[1 << CNN_TABLE_BITS];
+    REAL tv[1 << CNN_TABLE_BITS];
+    k.tl = NULL;
+    k.tv = NULL;
+#if defined(__GNUC__)
+    if (k.lockstep && (h.len0 == 0 || SFX(ham_rows_per_lookup)(&k, m) < CNN_HAM_RUN_GAIN)) {
+        SFX(cnn_split_table)(&h, values, tl, tv);
+        k.tl = tl;
+        k.tv = tv;
+    }
+#endif
     k.n = n;
     k.b = b;
     k.col_bits = col_bits;

@@ -18,7 +18,7 @@ typedef struct {
     cnn_bits bits;
     const uint8_t *stream;
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
-    const uint8_t *tl;    /* split decode table (sham_split_table), b = 8 only: */
+    const uint8_t *tl;    /* split decode table (split_impl.h), b = 8 only: */
     const REAL *tv;       /* codeword lengths (0: slow path) and values */
 } SFX(sham_ctx);
 
@@ -167,32 +167,13 @@ drain:
 #if defined(__GNUC__)
 typedef REAL SFX(vec8) __attribute__((vector_size(8 * sizeof(REAL))));
 
+#include "split_impl.h"
+
 /* b = 8 on the byte stream.  The range's row indices were checked against n
  * once (cnn_rows_below), so the loops below index X without a test; the
  * decoder state of a column is its bit position alone.  Codewords decode
- * through the split table (sham_split_table), four at a time from one 64-bit
+ * through the split table (split_impl.h), four at a time from one 64-bit
  * window where the stream's end allows. */
-
-/* The split decode table: for every CNN_TABLE_BITS-bit window, the length of
- * the codeword it starts with (tl; 0 when that codeword is longer than the
- * table) and the value the codeword stands for (tv), so that a codeword costs
- * two loads from one index and no symbol indirection. */
-static void SFX(sham_split_table)(const cnn_huff *h, const REAL *values, uint8_t *tl, REAL *tv)
-{
-    enum { W = CNN_TABLE_BITS };
-    __builtin_memset(tl, 0, (size_t)1 << W);
-    for (int i = 0; i < (1 << W); i++) tv[i] = 0;
-    for (int l = 1; l <= h->maxlen && l <= W; l++) {
-        for (uint64_t d = 0; d < h->count[l]; d++) {
-            const REAL v = values[h->offset[l] + d];
-            const uint64_t lo = (h->first[l] + d) << (W - l), hi = (h->first[l] + d + 1) << (W - l);
-            for (uint64_t i = lo; i < hi; i++) {
-                tl[i] = (uint8_t)l;
-                tv[i] = v;
-            }
-        }
-    }
-}
 
 /* One codeword at the top of the window WIN (cnn_peek_be of stream S at bit
  * P): its length into L and its value into VAL, and WIN shifted past it.  A
@@ -633,7 +614,7 @@ int SFX(cnn_sham_matmat)(int64_t n, int64_t m,
     uint8_t tl[1 << CNN_TABLE_BITS];
     REAL tv[1 << CNN_TABLE_BITS];
 #if CNN_SHAM_FAST8
-    if (fast8) SFX(sham_split_table)(&h, values, tl, tv);
+    if (fast8) SFX(cnn_split_table)(&h, values, tl, tv);
 #endif
     k.tl = fast8 ? tl : NULL;
     k.tv = fast8 ? tv : NULL;

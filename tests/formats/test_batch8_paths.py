@@ -17,8 +17,8 @@ def _matrix(seed, n=300, m=41, density=0.2, levels=9, skew=False):
     if skew:  # long codewords: level j on about 2^-(j+1) of the nonzeros, each at least once
         q = int(mask.sum())
         counts = np.maximum(q >> np.arange(1, levels + 1), 1)
-        counts[0] += q - counts.sum()
-        W[mask] = rng.permutation(np.repeat(levels_, counts))
+        counts[0] += max(q - counts.sum(), 0)
+        W[mask] = rng.permutation(np.repeat(levels_, counts))[:q]
     else:
         W[mask] = rng.choice(levels_, size=mask.sum())
     return W
@@ -78,6 +78,21 @@ def test_ham_batch8_product_matches_numpy(density, wordbits, m, batch):
     X = np.random.default_rng(7).standard_normal((batch, W.shape[0])).astype(np.float32)
     ref = X.astype(np.float64) @ W
     for threads in (1, 2, 50):
+        np.testing.assert_allclose(H.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("density", [1.0, 0.5])
+@pytest.mark.parametrize("batch", [1, 8])
+def test_ham_eight_lane_path_with_codewords_longer_than_the_table(dtype, density, batch):
+    # the eight-lane path reads four rows per lane from one window; a codeword
+    # off the table (up to 16 bits here) takes the slow path inside a group
+    W = _matrix(8, n=2000, m=19, density=density, levels=20, skew=True).astype(dtype)
+    H = get_format("ham").from_dense(W)
+    assert H.len_count.size - 1 > 12
+    X = np.random.default_rng(9).standard_normal((batch, W.shape[0])).astype(dtype)
+    ref = X.astype(np.float64) @ W.astype(np.float64)
+    for threads in (1, 3):
         np.testing.assert_allclose(H.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
 
 
