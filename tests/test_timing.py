@@ -95,6 +95,41 @@ def test_paired_ratio_ignores_slow_phases_of_the_machine(monkeypatch):
     assert sum(r == pytest.approx(2.0) for r in p.ratios) > 41 // 2
 
 
+def test_time_paired_many_interleaves_the_pairs_of_every_ratio(clock):
+    ratios = {"x": (clock.product("a", 1e-3), clock.product("b", 2e-3)),
+              "y": (clock.product("c", 3e-3), clock.product("d", 1e-3))}
+    found = timing.time_paired_many(ratios, pairs=3, min_sample_s=1e-3)
+    assert found["x"].ratio == pytest.approx(0.5) and found["y"].ratio == pytest.approx(3.0)
+    timed = [c for c in clock.calls[8:] if c not in ("a", "c")]  # a and c: one call per sample
+    assert timed == ["b", "b", "d", "d", "d", "d", "b", "b", "b", "b", "d", "d"]
+    assert clock.calls[8:12] == ["a", "a", "b", "b"]  # x first in round 0, its `a` first
+    assert found["x"].a.number == 1 and found["x"].b.number == 1
+    with pytest.raises(ValueError, match="pairs"):
+        timing.time_paired_many(ratios, pairs=0)
+
+
+def test_interleaved_pairs_survive_a_long_slow_stretch_of_one_side(monkeypatch):
+    # For the first 40% of the measurement every `b` (the two-thread side, say)
+    # runs 3x slower.  Timed one after the other, the ratios measured in that
+    # stretch would all be wrong; interleaved, every ratio keeps a majority of
+    # good pairs.
+    end = 6 * 21 * 2e-3  # about the length of the whole measurement
+    slow = {"b1", "b2", "b3"}
+    c = Clock()
+
+    def product(name, cost):
+        def run():
+            c.calls.append(name)
+            c.t += cost * (3.0 if name in slow and c.t < 0.4 * end else 1.0)
+        return run
+
+    monkeypatch.setattr(timing, "time", SimpleNamespace(perf_counter=c.now, sleep=lambda s: None))
+    ratios = {j: (product(f"a{j}", 2e-3), product(f"b{j}", 1e-3)) for j in (1, 2, 3)}
+    found = timing.time_paired_many(ratios, pairs=21, min_sample_s=1e-3)
+    assert all(p.ratio == pytest.approx(2.0) for p in found.values())
+    assert all(min(p.ratios) < 1.0 for p in found.values())  # the stretch was there for each
+
+
 def test_blas_threads_pins_the_pool_inside_the_block_only():
     from threadpoolctl import threadpool_info
     np.ones((4, 4)) @ np.ones((4, 4))  # load the BLAS

@@ -226,7 +226,9 @@ def summary_markdown(df, results, grid, *, quick, seconds, env, blas, load_after
           f"- targets are judged on paired ratios where measured (`pair_*` in formats.csv): "
           f"{fs.pairs_per_ratio(grid['repeat'], grid.get('pairs'))} pairs of back-to-back samples of the two "
           f"sides (order alternating, each sample after an untimed call), median of the per-pair "
-          f"ratios, so that both sides see the same phase of a shared machine",
+          f"ratios, so that both sides see the same phase of a shared machine; the pairs of all "
+          f"ratios of one matrix are interleaved, so that a slow stretch lasting seconds spoils a "
+          f"few pairs of every ratio rather than all pairs of some",
           ""]
     L += ["## Targets (1 thread, batch 8, medians of paired ratios)", "",
           "| target | measured | met | stretch met | detail |", "|---|---|---|---|---|"]

@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-__all__ = ["Timing", "Paired", "time_call", "time_interleaved", "time_paired", "quiesce",
-           "blas_threads", "blas_info", "machine_info"]
+__all__ = ["Timing", "Paired", "time_call", "time_interleaved", "time_paired", "time_paired_many",
+           "quiesce", "blas_threads", "blas_info", "machine_info"]
 
 #: Seconds OpenBLAS threads keep spinning after a call (its default busy-wait is
 #: well under this on current versions).
@@ -195,23 +195,55 @@ def time_paired(fa: Callable[[], object], fb: Callable[[], object], *, pairs: in
     -------
     Paired
     """
+    return time_paired_many({0: (fa, fb)}, pairs=pairs, min_sample_s=min_sample_s,
+                            max_number=max_number)[0]
+
+
+def time_paired_many(ratios: dict, *, pairs: int = 15, min_sample_s: float = 2e-3,
+                     max_number: int = 1000) -> dict:
+    """Several paired ratios (:func:`time_paired`) with their pairs interleaved.
+
+    Round ``i`` takes pair ``i`` of every ratio, the ratios in rotating order,
+    so the pairs of each ratio are spread over the whole measurement instead
+    of being taken in one stretch: a phase of the machine lasting seconds (a
+    neighbour taking the core of one of the virtual CPUs, say) spoils some
+    pairs of every ratio, not every pair of a few ratios, and the medians
+    stay with the majority.
+
+    Parameters
+    ----------
+    ratios : dict
+        Key -> ``(fa, fb)``, two callables taking no arguments.
+    pairs, min_sample_s, max_number
+        As in :func:`time_paired`.
+
+    Returns
+    -------
+    dict
+        Key -> :class:`Paired`.
+    """
     if pairs < 1:
         raise ValueError(f"pairs must be >= 1, got {pairs}")
-    number = [_warm_up(fn, 2, min_sample_s, max_number) for fn in (fa, fb)]
+    keys = list(ratios)
+    number = {key: [_warm_up(fn, 2, min_sample_s, max_number) for fn in ratios[key]] for key in keys}
 
     def sample(fn, count):
         fn()  # untimed
         return _sample(fn, count)
 
-    ta, tb = [], []
+    times: dict = {key: ([], []) for key in keys}
     for i in range(pairs):
-        if i % 2:
-            tb.append(sample(fb, number[1]))
-            ta.append(sample(fa, number[0]))
-        else:
-            ta.append(sample(fa, number[0]))
-            tb.append(sample(fb, number[1]))
-    return Paired(Timing(tuple(ta), number[0]), Timing(tuple(tb), number[1]))
+        shift = i % len(keys) if keys else 0
+        for key in keys[shift:] + keys[:shift]:
+            (fa, fb), (na, nb), (ta, tb) = ratios[key], number[key], times[key]
+            if i % 2:
+                tb.append(sample(fb, nb))
+                ta.append(sample(fa, na))
+            else:
+                ta.append(sample(fa, na))
+                tb.append(sample(fb, nb))
+    return {key: Paired(Timing(tuple(times[key][0]), number[key][0]),
+                        Timing(tuple(times[key][1]), number[key][1])) for key in keys}
 
 
 def quiesce(seconds: float = QUIESCE_S) -> None:

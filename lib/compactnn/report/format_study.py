@@ -215,9 +215,10 @@ def time_rows(W: np.ndarray, built: dict, *, batches: Sequence[int] = (1, 8),
 
     For the batch sizes in ``paired_batches``, the ratios the benchmark's
     targets are judged on are also timed in pairs of back-to-back samples
-    (:func:`~compactnn.timing.time_paired`, ``pairs`` pairs, default
-    ``2 * repeat + 1``), which cancels the slow and fast phases of a shared
-    machine that a ratio of two medians taken at different moments keeps:
+    (:func:`~compactnn.timing.time_paired_many`, ``pairs`` pairs, default
+    ``2 * repeat + 1``, the pairs of all ratios interleaved), which cancels the
+    slow and fast phases of a shared machine that a ratio of two medians taken
+    at different moments keeps:
     each format of :data:`PAIRED_RATIOS` against its reference (columns
     ``pair_ratio_csr``, ``pair_ratio_numpy_1``, on its rows with the fewest
     threads), and every threaded kernel with more threads against itself with
@@ -277,17 +278,24 @@ def pairs_per_ratio(repeat: int, pairs: int | None = None) -> int:
 
 
 def _time_pairs(single: dict, threads: list[int], pairs: int) -> dict:
-    """Paired ratios of :func:`time_rows`: ``(format, threads)`` -> extra row columns."""
-    out: dict = {}
+    """Paired ratios of :func:`time_rows`: ``(format, threads)`` -> extra row columns.
+
+    All of one matrix's ratios are timed together, their pairs interleaved
+    (:func:`~compactnn.timing.time_paired_many`), so that a slow stretch of the
+    machine lasting seconds spoils a few pairs of every ratio rather than every
+    pair of the ratios timed during it.
+    """
     low = min(threads)
+    ratios: dict = {}
     for name, (ref, column) in PAIRED_RATIOS.items():
         if (name, low) in single:
-            p = timing.time_paired(single[name, low], single[ref, 0], pairs=pairs)
-            out.setdefault((name, low), {}).update({column: p.ratio, f"{column}_spread": p.spread})
+            ratios[(name, low), column] = (single[name, low], single[ref, 0])
     for (name, t), call in single.items():
         if t > low and uses_threads(name) and (name, low) in single:
-            p = timing.time_paired(single[name, low], call, pairs=pairs)
-            out.setdefault((name, t), {}).update({"pair_speedup": p.ratio, "pair_speedup_spread": p.spread})
+            ratios[(name, t), "pair_speedup"] = (single[name, low], call)
+    out: dict = {}
+    for (row, column), p in timing.time_paired_many(ratios, pairs=pairs).items():
+        out.setdefault(row, {}).update({column: p.ratio, f"{column}_spread": p.spread})
     return out
 
 
