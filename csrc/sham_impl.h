@@ -63,6 +63,26 @@ static inline int64_t cnn_first_at_least(const int64_t *a, int64_t lo, int64_t h
 /* b = 8 sparse path: nonzeros per chunk, and the most nonzeros per column
  * (on average over a range) for which it is taken. */
 enum { CNN_SHAM_CHUNK = 1024, CNN_SHAM_SPARSE = 24 };
+
+static inline int64_t cnn_max4(int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    const int64_t x = a > b ? a : b, y = c > d ? c : d;
+    return x > y ? x : y;
+}
+
+/* ROUNDS rounds of four lanes (0..3): four rounds at a time through
+ * GROUP(lane), the rest one at a time through STEP(lane); both see the
+ * round index i. */
+#define CNN_LANE_ROUNDS(ROUNDS, GROUP, STEP)                                  \
+    do {                                                                      \
+        int64_t i = 0;                                                        \
+        for (; i + 4 <= (ROUNDS); i += 4) {                                   \
+            GROUP(0) GROUP(1) GROUP(2) GROUP(3)                               \
+        }                                                                     \
+        for (; i < (ROUNDS); i++) {                                           \
+            STEP(0) STEP(1) STEP(2) STEP(3)                                   \
+        }                                                                     \
+    } while (0)
 #endif
 
 /* One nonzero of one column: decode its value, check its row, accumulate. */
@@ -303,25 +323,12 @@ CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, c
         CNN_Q_ROTATE(1)
         CNN_Q_ROTATE(2)
         CNN_Q_ROTATE(3)
-        int64_t top = p0 > p1 ? p0 : p1, top2 = p2 > p3 ? p2 : p3;
-        top = top > top2 ? top : top2;
+        const int64_t top = cnn_max4(p0, p1, p2, p3);
         if (top > LIM) return CNN_ERR_CORRUPT;
         int64_t rounds = (LIM - top) / 32;
         if (rounds == 0) break; /* the stream's end: finish alone */
         for (int j = 0; j < 4; j++) rounds = left[j] < rounds ? left[j] : rounds;
-        int64_t i = 0;
-        for (; i + 4 <= rounds; i += 4) {
-            CNN_Q_GROUP(0)
-            CNN_Q_GROUP(1)
-            CNN_Q_GROUP(2)
-            CNN_Q_GROUP(3)
-        }
-        for (; i < rounds; i++) {
-            CNN_Q_STEP(0)
-            CNN_Q_STEP(1)
-            CNN_Q_STEP(2)
-            CNN_Q_STEP(3)
-        }
+        CNN_LANE_ROUNDS(rounds, CNN_Q_GROUP, CNN_Q_STEP);
         R0 += rounds * ri_bytes;
         R1 += rounds * ri_bytes;
         R2 += rounds * ri_bytes;
@@ -398,27 +405,14 @@ static int SFX(sham_sp_decode)(const SFX(sham_ctx) *k, const uint8_t *S, int64_t
         CNN_SP_SUB(J, 0)                                                      \
     }
     for (;;) {
-        int64_t top = p0 > p1 ? p0 : p1, top2 = p2 > p3 ? p2 : p3;
-        top = top > top2 ? top : top2;
+        const int64_t top = cnn_max4(p0, p1, p2, p3);
         if (top > lim) return CNN_ERR_CORRUPT;
         int64_t rounds = (lim - top) / 32;
         int64_t lo = n0 < n1 ? n0 : n1, lo2 = n2 < n3 ? n2 : n3;
         lo = lo < lo2 ? lo : lo2;
         rounds = rounds < lo ? rounds : lo;
         if (rounds == 0) break;
-        int64_t i = 0;
-        for (; i + 4 <= rounds; i += 4) {
-            CNN_SP_GROUP(0)
-            CNN_SP_GROUP(1)
-            CNN_SP_GROUP(2)
-            CNN_SP_GROUP(3)
-        }
-        for (; i < rounds; i++) {
-            CNN_SP_STEP(0)
-            CNN_SP_STEP(1)
-            CNN_SP_STEP(2)
-            CNN_SP_STEP(3)
-        }
+        CNN_LANE_ROUNDS(rounds, CNN_SP_GROUP, CNN_SP_STEP);
         d0 += rounds, d1 += rounds, d2 += rounds, d3 += rounds;
         v0 += rounds, v1 += rounds, v2 += rounds, v3 += rounds;
         n0 -= rounds, n1 -= rounds, n2 -= rounds, n3 -= rounds;
