@@ -135,6 +135,12 @@ def _warm_up(fn: Callable[[], object], warmup: int, min_sample_s: float, max_num
     return min(max_number, math.ceil(min_sample_s / max(elapsed, 1e-7)))
 
 
+def _rotated(keys: list, r: int) -> list:
+    """``keys`` rotated left by ``r``: the order of round ``r``, so that no key always follows the same one."""
+    shift = r % len(keys) if keys else 0
+    return keys[shift:] + keys[:shift]
+
+
 def time_interleaved(fns: dict, *, repeat: int = 7, warmup: int = 1, min_sample_s: float = 2e-3,
                      max_number: int = 1000) -> dict:
     """Time several callables round-robin: sample ``r`` of each is taken in round ``r``.
@@ -162,8 +168,7 @@ def time_interleaved(fns: dict, *, repeat: int = 7, warmup: int = 1, min_sample_
     number = {key: _warm_up(fns[key], warmup, min_sample_s, max_number) for key in keys}
     samples: dict = {key: [] for key in keys}
     for r in range(repeat):
-        shift = r % len(keys) if keys else 0
-        for key in keys[shift:] + keys[:shift]:
+        for key in _rotated(keys, r):
             samples[key].append(_sample(fns[key], number[key]))
     return {key: Timing(tuple(samples[key]), number[key]) for key in keys}
 
@@ -233,8 +238,7 @@ def time_paired_many(ratios: dict, *, pairs: int = 15, min_sample_s: float = 2e-
 
     times: dict = {key: ([], []) for key in keys}
     for i in range(pairs):
-        shift = i % len(keys) if keys else 0
-        for key in keys[shift:] + keys[:shift]:
+        for key in _rotated(keys, i):
             (fa, fb), (na, nb), (ta, tb) = ratios[key], number[key], times[key]
             if i % 2:
                 tb.append(sample(fb, nb))
