@@ -333,16 +333,24 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
     int64_t p4 = cbits[4], p5 = cbits[5], p6 = cbits[6], p7 = cbits[7];
     SFX(hvec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
     int64_t i = 0;
-/* The codeword at the top of lane J's window W (CNN_WIN_DEC): its value
- * times XX into the lane's sums, its length onto p##J (a zero met on the
- * slow path adds 0 * XX: nothing, X being finite). */
+/* The codeword at the top of lane J's window W: its value times XX into the
+ * lane's sums, its length onto p##J, W shifted past it (or, after a codeword
+ * off the table, read again from the stream). */
 #define CNN_HO_SYM(J, W, XX)                                                  \
     {                                                                         \
-        int64_t l_;                                                           \
-        REAL v_;                                                              \
-        CNN_WIN_DEC(W, S, p##J, l_, v_, zero);                                \
-        p##J += l_;                                                           \
-        a##J += v_ * XX;                                                      \
+        const uint64_t ix_ = (W) >> CNN_WIN_SHIFT;                            \
+        const int64_t l_ = TL[ix_];                                           \
+        if (CNN_LIKELY(l_)) {                                                 \
+            (W) <<= l_;                                                       \
+            p##J += l_;                                                       \
+            a##J += TV[ix_] * XX;                                             \
+        } else {                                                              \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, cnn_peek_be(S, p##J));    \
+            if (!d_.len) return CNN_ERR_CORRUPT;                              \
+            p##J += d_.len;                                                   \
+            if ((int64_t)d_.sym != zero) a##J += V[d_.sym] * XX;              \
+            (W) = cnn_peek_be(S, p##J);                                       \
+        }                                                                     \
     }
 #define CNN_HO_STEP(J)                                                        \
     {                                                                         \

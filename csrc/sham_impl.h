@@ -195,6 +195,34 @@ typedef REAL SFX(vec8) __attribute__((vector_size(8 * sizeof(REAL))));
  * through the split table (split_impl.h), four at a time from one 64-bit
  * window where the stream's end allows. */
 
+/* One codeword at the top of the window WIN (cnn_peek_be of stream S at bit
+ * P): its length into L and its value into VAL, and WIN shifted past it.  A
+ * codeword longer than the table takes the slow path, which reloads WIN from
+ * the stream after it, so that WIN always holds at least 57 - 3 * 12 bits
+ * for the next three table lookups; no codeword at all returns
+ * CNN_ERR_CORRUPT from the enclosing function.  Uses h (the code), TL, TV
+ * (the split table) and V (the values) of the enclosing scope. */
+#define CNN_WIN_DEC(WIN, S, P, L, VAL)                                        \
+    do {                                                                      \
+        const uint64_t ix_ = (WIN) >> CNN_WIN_SHIFT;                          \
+        (L) = TL[ix_];                                                        \
+        (VAL) = TV[ix_];                                                      \
+        if (CNN_LIKELY(L)) {                                                  \
+            (WIN) <<= (L);                                                    \
+        } else {                                                              \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, cnn_peek_be((S), (P)));   \
+            if (!d_.len) return CNN_ERR_CORRUPT;                              \
+            (VAL) = V[d_.sym];                                                \
+            (L) = d_.len;                                                     \
+            (WIN) = cnn_peek_be((S), (P) + (L));                              \
+        }                                                                     \
+    } while (0)
+
+/* The stream a few hundred bytes past bit P, prefetched: the lanes read four
+ * places of it at once, which the hardware prefetcher follows poorly.  (A
+ * prefetch never faults, so the address may lie past the stream's end.) */
+#define CNN_WIN_PREFETCH(S, P) __builtin_prefetch((const void *)((uintptr_t)(S) + (uint64_t)((P) >> 3) + 384))
+
 /* Nonzeros q .. e-1 of column c from bit p: decode, accumulate, then check
  * that the codewords end exactly at the next column's offset.  Out of line
  * (as is sham_sparse8), so that the lanes' loop has the registers to itself. */
@@ -210,7 +238,7 @@ __attribute__((noinline)) static int SFX(sham_tail8)(const SFX(sham_ctx) *k, int
         uint64_t w = cnn_peek_be(S, p);
         int64_t l;
         REAL v;
-        CNN_WIN_DEC(w, S, p, l, v, -1);
+        CNN_WIN_DEC(w, S, p, l, v);
         p += l;
         SFX(vec8) x;
         __builtin_memcpy(&x, k->xt + cnn_ri_at(k->ri, q, ri_bytes) * 8, sizeof x);
@@ -260,7 +288,7 @@ CNN_INLINE int SFX(sham_quad8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, c
     {                                                                         \
         int64_t l_;                                                           \
         REAL v_;                                                              \
-        CNN_WIN_DEC(w_, S, p##J, l_, v_, -1);                                 \
+        CNN_WIN_DEC(w_, S, p##J, l_, v_);                                     \
         p##J += l_;                                                           \
         SFX(vec8) xx_;                                                        \
         __builtin_memcpy(&xx_, XT + (uint64_t)cnn_ri_at(R##J, i + (U), ri_bytes) * 8, sizeof xx_); \
@@ -358,7 +386,7 @@ static int SFX(sham_sp_decode)(const SFX(sham_ctx) *k, const uint8_t *S, int64_t
     {                                                                         \
         int64_t l_;                                                           \
         REAL x_;                                                              \
-        CNN_WIN_DEC(w_, S, p##J, l_, x_, -1);                                 \
+        CNN_WIN_DEC(w_, S, p##J, l_, x_);                                     \
         d##J[i + (U)] = (uint32_t)p##J;                                       \
         v##J[i + (U)] = x_;                                                   \
         p##J += l_;                                                           \
@@ -479,6 +507,9 @@ __attribute__((noinline)) static int SFX(sham_sparse8)(const SFX(sham_ctx) *k, i
     }
     return CNN_OK;
 }
+
+#undef CNN_WIN_DEC
+#undef CNN_WIN_PREFETCH
 
 /* Few nonzeros per column: the chunked passes; otherwise the lanes. */
 CNN_INLINE int SFX(sham_cols8)(const SFX(sham_ctx) *k, int64_t c0, int64_t c1, const int ri_bytes)
