@@ -8,8 +8,8 @@ convolutional neural networks via weight pruning and quantization*:
 - lossless formats (:mod:`compactnn.formats`): dense, CSR, CSC, COO, IM, HAM and
   sHAM (and more), all computing ``X @ W`` directly on the compressed data.
 """
-from .errors import CompactnnError, FormatError, KernelError, UnknownNameError
+from .errors import CompactnnError, FormatError, KernelError, UnknownNameError, UsageError
 
 __version__ = "0.1.0"
 
-__all__ = ["CompactnnError", "FormatError", "KernelError", "UnknownNameError", "__version__"]
+__all__ = ["CompactnnError", "FormatError", "KernelError", "UnknownNameError", "UsageError", "__version__"]

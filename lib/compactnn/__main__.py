@@ -6,6 +6,13 @@ import importlib
 import logging
 import sys
 
+from .errors import FormatError, UnknownNameError, UsageError
+
+#: Errors a user can cause by what they typed: one line on stderr, exit status 2
+#: (``--verbose`` shows the traceback instead).
+USER_ERRORS = (UsageError, UnknownNameError, FormatError, FileNotFoundError, IsADirectoryError,
+               NotADirectoryError, PermissionError)
+
 # command -> (module, one-line help).  Each module provides
 # ``add_arguments(parser)`` and ``run(args) -> int``; modules are imported only
 # when their command runs, so ``--help`` stays fast and torch is loaded only
@@ -47,7 +54,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "_missing", None):
         parser.error(f"command {args.command!r} is unavailable: {args._missing}")
-    return int(importlib.import_module(args._module).run(args) or 0)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except USER_ERRORS as exc:
+        if args.verbose:
+            raise
+        parser.exit(2, f"{parser.prog} {args.command}: error: {_one_line(exc)}\n")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 400 else text[:397] + "..."
 
 
 if __name__ == "__main__":

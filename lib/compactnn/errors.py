@@ -23,3 +23,10 @@ class UnknownNameError(CompactnnError, KeyError, ValueError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class UsageError(CompactnnError, ValueError):
+    """A user's request cannot be carried out as given (bad option, missing or wrong file).
+
+    The command line prints its message on one line and exits with status 2.
+    """
