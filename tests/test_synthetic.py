@@ -65,3 +65,53 @@ def test_4096_square_is_built_in_seconds():
     W = synthetic_matrix(4096, 4096, 0.1, 32)
     assert np.count_nonzero(W) == round(0.1 * 4096 * 4096)
     assert time.perf_counter() - t < 20  # about 1 s alone; the margin is for a loaded machine
+
+
+# ---- skewed_matrix: the activity pattern of a trained layer ---------------------------
+from compactnn.synthetic import skewed_matrix  # noqa: E402
+
+
+def test_skewed_matrix_looks_like_a_vgg19_dense_layer_at_99_percent():
+    W = skewed_matrix(512, 4096, 0.01, seed=0)
+    nz = W != 0
+    cols, rows = nz.sum(axis=0), nz.sum(axis=1)
+    assert nz.sum() == round(0.01 * W.size)
+    assert 0.5 <= (rows == 0).mean() < 0.55           # about half the rows empty
+    assert cols.min() == 0 and 1 <= np.median(cols) <= 3 and 80 <= cols.max() <= 300
+    assert np.unique(W[nz]).size == 3
+
+
+def test_skewed_matrix_doubling_density_doubles_the_column_counts():
+    a = (skewed_matrix(512, 4096, 0.01, seed=2) != 0).sum(axis=0)
+    b = (skewed_matrix(512, 4096, 0.02, seed=2) != 0).sum(axis=0)
+    assert np.median(b) == pytest.approx(2 * np.median(a), rel=0.5)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.001, 0.2, 0.5])
+def test_skewed_matrix_exact_count_levels_and_empty_rows(density):
+    W = skewed_matrix(60, 50, density, k=4, seed=3, empty_rows=0.5, dtype=np.float64)
+    assert W.dtype == np.float64 and np.count_nonzero(W) == round(density * W.size)
+    assert ((W != 0).sum(axis=1) == 0).sum() >= 30
+    assert np.unique(W[W != 0]).size <= 4
+
+
+def test_skewed_matrix_sigma_zero_spreads_columns_evenly():
+    W = skewed_matrix(200, 300, 0.1, seed=1, empty_rows=0.0, column_sigma=0.0, row_sigma=0.0)
+    cols = (W != 0).sum(axis=0)
+    assert cols.max() - cols.min() < 25   # multinomial noise only (mean 20)
+    heavy = (skewed_matrix(200, 300, 0.1, seed=1, empty_rows=0.0) != 0).sum(axis=0)
+    assert heavy.std() > 2 * cols.std()
+
+
+def test_skewed_matrix_seeded():
+    a = skewed_matrix(40, 30, 0.1, seed=4)
+    assert np.array_equal(a, skewed_matrix(40, 30, 0.1, seed=4))
+    assert not np.array_equal(a, skewed_matrix(40, 30, 0.1, seed=5))
+
+
+@pytest.mark.parametrize("bad", [dict(density=0.6), dict(density=-0.1), dict(k=0), dict(empty_rows=1.0),
+                                 dict(column_sigma=-1.0), dict(dtype=np.int32), dict(n=-1)])
+def test_skewed_matrix_bad_arguments_raise(bad):
+    args = dict(n=10, m=10, density=0.1) | bad   # empty_rows 0.5: at most half the entries
+    with pytest.raises((ValueError, TypeError)):
+        skewed_matrix(**args)

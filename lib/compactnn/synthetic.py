@@ -5,12 +5,16 @@ a given shape, density ``s`` and number ``k`` of nonzero levels, made the way th
 paper's compressed layers are made (SPEC section 2, Pr-CWS): Laplace-distributed
 weights (a common model of trained weights), magnitude pruning, then 1-D k-means
 on the surviving weights.
+
+Trained layers are not uniform: :func:`skewed_matrix` makes matrices whose rows
+and columns have skewed activity (a share of all-zero rows, heavy-tailed column
+counts) and few distinct values, like a pruned VGG19 dense layer.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["synthetic_matrix", "prune_exact", "lloyd_1d"]
+__all__ = ["synthetic_matrix", "skewed_matrix", "prune_exact", "lloyd_1d"]
 
 
 def prune_exact(w: np.ndarray, density: float) -> np.ndarray:
@@ -108,5 +112,105 @@ def synthetic_matrix(n: int, m: int, density: float, k: int, seed: int = 0,
     if full:
         return vals.reshape(n, m)
     out = np.zeros((n, m), dtype=dtype)
+    out[mask] = vals
+    return out
+
+
+def _column_counts(rng, q: int, m: int, cap: int, sigma: float) -> np.ndarray:
+    """``m`` counts summing to ``q``, each at most ``cap``, lognormal(0, sigma) weights.
+
+    A multinomial draw on the weights; what a column gets beyond ``cap`` goes
+    to the columns with room, again in proportion to their weights.
+    """
+    w = rng.lognormal(0.0, sigma, size=m) if sigma > 0 else np.ones(m)
+    counts = rng.multinomial(q, w / w.sum())
+    while True:
+        excess = int(np.maximum(counts - cap, 0).sum())
+        if excess == 0:
+            return counts
+        counts = np.minimum(counts, cap)
+        room = counts < cap
+        extra = rng.multinomial(excess, w * room / (w * room).sum())
+        counts = counts + extra
+
+
+def skewed_matrix(n: int, m: int, density: float, k: int = 3, seed: int = 0, *,
+                  empty_rows: float = 0.5, column_sigma: float = 1.4, row_sigma: float = 1.0,
+                  dtype=np.float32) -> np.ndarray:
+    """An ``n x m`` pruned, quantized matrix with the skew of a trained layer.
+
+    Made to look like a VGG19 dense layer (512 x 4096) pruned to 99 %: about
+    half of the rows entirely zero, column counts from 0 to about 150 with
+    median 2, and 3 distinct values; at 98 % the same picture with twice the
+    nonzeros.  The defaults give that picture at ``density=0.01``.
+
+    Parameters
+    ----------
+    n, m : int
+        Rows (inputs) and columns (outputs).
+    density : float
+        Fraction of nonzero entries, in ``[0, (1 - empty_rows)]``; exactly
+        ``round(density*n*m)`` entries are nonzero.
+    k : int
+        Number of distinct nonzero values (1-D k-means of Laplace tails, the
+        surviving weights of magnitude pruning); fewer when there are fewer
+        nonzeros.
+    seed : int
+        Seed of the positions and values.
+    empty_rows : float
+        Share of rows held entirely zero, in ``[0, 1)`` (more rows may end up
+        empty by chance).  ``round(empty_rows * n)`` rows, chosen at random.
+    column_sigma : float
+        Shape of the column activity: the expected count of a column is
+        proportional to a lognormal(0, ``column_sigma``) weight, so the counts
+        are heavy-tailed (median about ``exp(-sigma**2/2)`` times the mean;
+        1.4 gives median 2 at mean 5).  ``0`` spreads the nonzeros evenly.
+    row_sigma : float
+        The same for the rows that are not held empty: in each column the rows
+        are drawn without replacement with lognormal(0, ``row_sigma``) weights.
+    dtype : float32 or float64
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, m)
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    if n < 0 or m < 0:
+        raise ValueError(f"shape must be non-negative, got {(n, m)}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if not 0.0 <= empty_rows < 1.0:
+        raise ValueError(f"empty_rows must be in [0, 1), got {empty_rows}")
+    if column_sigma < 0 or row_sigma < 0:
+        raise ValueError(f"column_sigma and row_sigma must be >= 0, got {column_sigma}, {row_sigma}")
+    active = n - int(round(empty_rows * n))
+    q = int(round(density * n * m))
+    if not 0.0 <= density <= 1.0 or q > active * m:
+        raise ValueError(f"density must be in [0, {active / n if n else 1:g}] with "
+                         f"empty_rows={empty_rows:g}, got {density}")
+    out = np.zeros((n, m), dtype=dtype)
+    if q == 0:
+        return out
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(n, size=active, replace=False))
+    counts = _column_counts(rng, q, m, active, column_sigma)
+    # Weighted sampling without replacement per column (Gumbel top-k): the
+    # rows with the largest log-weight + Gumbel key; a column takes its first
+    # counts[j] rows in key order.
+    logw = rng.normal(0.0, row_sigma, size=active) if row_sigma > 0 else np.zeros(active)
+    keys = logw[:, None] + rng.gumbel(size=(active, m))
+    rank = np.empty((active, m), dtype=np.int32)
+    order = np.argsort(-keys, axis=0)
+    np.put_along_axis(rank, order, np.arange(active, dtype=np.int32)[:, None].repeat(m, 1), axis=0)
+    del keys, order
+    mask = np.zeros((n, m), dtype=bool)
+    mask[rows] = rank < counts[None, :]
+    # Values: the tails beyond a pruning threshold of Laplace weights, k-means'd.
+    mag = 0.05 * (3.0 + rng.exponential(size=q))
+    vals = (np.where(rng.random(q) < 0.5, -mag, mag)).astype(dtype)
+    vals = _quantize(vals, k, seed)
+    vals[vals == 0] = np.finfo(dtype).tiny
     out[mask] = vals
     return out
