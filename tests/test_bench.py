@@ -11,16 +11,15 @@ import pytest
 from compactnn import bench, timing
 from compactnn.report import format_study as fs
 
-KEYS = ["n", "m", "density", "k", "format"]
 FORMATS = ["dense", "csr", "ham", "sham", "im"]
+TINY = {"shapes": [(64, 96)], "densities": (1.0, 0.1), "ks": (4,), "skewed_shapes": [(64, 96)],
+        "skewed_densities": (0.1,), "skewed_k": 3, "batches": (1, 8), "threads": (1, 2), "repeat": 1,
+        "pairs": 1}
 
 
 @pytest.fixture(scope="module")
 def measured():
-    space, times = fs.run_grid([(64, 96)], (1.0, 0.1), (4,), FORMATS, space=True, time_products=True,
-                               batches=(1, 8), threads=(1, 2), repeat=1, pairs=1, references={},
-                               progress=False)
-    return times.merge(space, on=KEYS, how="outer")
+    return bench.measure(TINY, FORMATS, progress=False)
 
 
 @pytest.fixture
@@ -36,44 +35,79 @@ def _as_4096(df):
     return df.assign(n=4096, m=4096)
 
 
+def test_the_grid_has_uniform_and_skewed_matrices():
+    assert set(bench.QUICK["skewed_densities"]) == {0.1, 0.05, 0.02, 0.01}
+    assert bench.QUICK["batches"] == bench.FULL["batches"] == (1, 8, 64)
+    assert (4096, 4096) in bench.FULL["skewed_shapes"] and (192, 1024) in bench.QUICK["shapes"]
+    assert bench.FULL["skewed_k"] not in bench.FULL["ks"]  # the tables tell the two apart by k
+    kinds = {(kind, d) for kind, n, m, d, k, make in bench.matrices(TINY)}
+    assert kinds == {("uniform", 1.0), ("uniform", 0.1), ("skewed", 0.1)}
+
+
 def test_the_paired_ratios_are_on_the_rows_they_compare(df):
-    b8 = df[df["batch"] == 8]
-    sham1 = b8[(b8["format"] == "sham") & (b8["threads"] == 1)]
-    ham1 = b8[(b8["format"] == "ham") & (b8["threads"] == 1)]
-    assert sham1["pair_ratio_csr"].gt(0).all() and ham1["pair_ratio_numpy_1"].gt(0).all()
-    two = b8[b8["threads"] == 2]
+    for b in (1, 8):
+        bb = df[df["batch"] == b]
+        sham1 = bb[(bb["format"] == "sham") & (bb["threads"] == 1)]
+        ham1 = bb[(bb["format"] == "ham") & (bb["threads"] == 1)]
+        assert sham1["pair_ratio_csr"].gt(0).all() and ham1["pair_ratio_numpy_1"].gt(0).all()
+        others = bb[~bb.index.isin(sham1.index)]
+        assert others["pair_ratio_csr"].isna().all()
+    two = df[(df["batch"] == 8) & (df["threads"] == 2)]
     threaded = two["format"].map(fs.uses_threads)
     assert two.loc[threaded, "pair_speedup"].gt(0).all()
     assert two.loc[~threaded, "pair_speedup"].isna().all()  # NumPy and SciPy: no own threads
-    # only the batch sizes asked for, and only the rows compared
-    assert df.loc[df["batch"] == 1, ["pair_ratio_csr", "pair_ratio_numpy_1", "pair_speedup"]].isna().all().all()
-    others = b8[~b8.index.isin(sham1.index)]
-    assert others["pair_ratio_csr"].isna().all()
+    assert set(df["matrix"]) == {"uniform", "skewed"}
 
 
-def test_sham_target_is_judged_on_the_paired_ratio_at_density_up_to_0_3(df):
-    sham = (df["format"] == "sham") & (df["batch"] == 8) & (df["threads"] == 1)
-    df.loc[sham, "ratio_csr"] = 1.5  # the unpaired medians say "missed"
-    df.loc[sham, "pair_ratio_csr"] = 0.9
+def test_sham_targets_at_batch_1_and_8_on_density_up_to_0_1(df):
+    sham = (df["format"] == "sham") & (df["threads"] == 1)
+    for b in (1, 8):
+        df.loc[sham & (df["batch"] == b), "ratio_csr"] = 2.0  # the unpaired medians say "missed"
+    df.loc[sham, "pair_ratio_csr"] = 0.75
     df.loc[sham & (df["density"] == 1.0), "pair_ratio_csr"] = 5.0  # density 1 is not part of it
-    r = _target(bench.evaluate_targets(df), "sham_vs_csr")
-    assert r["met"] is True and r["stretch"] is False
-    assert r["value"] == "max 0.90x (paired)"
-    assert "round-robin medians: max 1.50x" in r["detail"]
+    res = {r["key"]: r for r in bench.evaluate_targets(df)}
+    assert res["sham_b8"]["met"] is True and res["sham_b8"]["stretch"] is False
+    assert res["sham_b1"]["met"] is True and res["sham_b1"]["stretch"] is True
+    assert res["sham_b8"]["value"] == "max 0.75x (paired)"
+    assert "round-robin medians: max 2.00x" in res["sham_b8"]["detail"]
 
-    df.loc[sham & (df["density"] == 0.1), "pair_ratio_csr"] = 1.2
-    r = _target(bench.evaluate_targets(df), "sham_vs_csr")
+    df.loc[sham & (df["batch"] == 8) & (df["matrix"] == "skewed"), "pair_ratio_csr"] = 1.2
+    r = _target(bench.evaluate_targets(df), "sham_b8")
     assert r["met"] is False
-    assert "64x96 s=0.1 k=4 (1.20x)" in r["detail"]
+    assert "64x96 skewed s=0.1 k=3 (1.20x)" in r["detail"]
 
 
 def test_without_paired_ratios_the_medians_are_used(df):
     df = df.drop(columns=[c for c in df if c.startswith("pair_")])
-    ham = (df["format"] == "ham") & (df["batch"] == 8) & (df["threads"] == 1)
-    df.loc[ham, "ratio_numpy_1"] = [1.2, 2.5]
-    r = _target(bench.evaluate_targets(df), "ham_vs_dense")
-    assert (r["met"], r["stretch"], r["value"]) == (True, False, "max 2.50x")
-    assert "paired" not in r["detail"]
+    one = (df["batch"] == 8) & (df["threads"] == 1)
+    df.loc[one & df["format"].isin(["ham", "im"]), "ratio_numpy_1"] = 1.2
+    df.loc[one & (df["format"] == "im") & (df["density"] == 0.1) & (df["matrix"] == "uniform"),
+           "ratio_numpy_1"] = 1.9
+    r = _target(bench.evaluate_targets(df), "ham_b8")
+    assert (r["met"], r["stretch"], r["value"]) == (True, False, "max 1.90x")
+    assert "worst 1.90x at im 64x96 s=0.1 k=4" in r["detail"]
+
+
+def test_ham_ns_per_entry_must_not_grow_as_density_falls(df):
+    ham = (df["format"] == "ham") & (df["batch"] == 1) & (df["threads"] == 1)
+    uni = ham & (df["matrix"] == "uniform")
+    df.loc[uni & (df["density"] == 1.0), "time_s"] = 2e-6
+    df.loc[uni & (df["density"] == 0.1), "time_s"] = 1e-6
+    assert _target(bench.evaluate_targets(df), "ham_ns")["met"] is True
+    df.loc[uni & (df["density"] == 0.1), "time_s"] = 3e-6
+    r = _target(bench.evaluate_targets(df), "ham_ns")
+    assert r["met"] is False and r["value"] == "max growth 1.50x"
+    assert "64x96 s=0.1 k=4" in r["detail"]
+
+
+def test_batch_1_ham_targets_split_by_size(df):
+    res = {r["key"]: r for r in bench.evaluate_targets(df)}
+    assert res["ham_b1"]["met"] is None and res["ham_b1_small"]["met"] is None  # 64 x 96 only
+    big = _as_4096(df)
+    one = (big["batch"] == 1) & (big["threads"] == 1) & big["format"].isin(["ham", "im"])
+    big.loc[one, ["ratio_numpy_1", "pair_ratio_numpy_1"]] = 2.5
+    r = _target(bench.evaluate_targets(big), "ham_b1")
+    assert r["met"] is True and r["stretch"] is False
 
 
 def test_thread_target_needs_4096_and_names_every_slow_cell(df):
@@ -83,10 +117,11 @@ def test_thread_target_needs_4096_and_names_every_slow_cell(df):
     df.loc[two, "pair_speedup"] = 1.7
     r = _target(bench.evaluate_targets(df), "threads")
     assert (r["met"], r["value"]) == (True, "min 1.70x (paired)")
-    df.loc[two & (df["format"] == "im") & (df["density"] == 0.1), "pair_speedup"] = 1.5
+    df.loc[two & (df["format"] == "im") & (df["density"] == 0.1) & (df["matrix"] == "uniform"),
+           "pair_speedup"] = 1.5
     r = _target(bench.evaluate_targets(df), "threads")
     assert r["met"] is False and r["value"] == "min 1.50x (paired)"
-    assert "1/" in r["detail"] and "im s=0.1 k=4 (1.50x)" in r["detail"]
+    assert "/" in r["detail"] and "im uniform s=0.1 k=4 (1.50x)" in r["detail"]
     assert "round-robin medians" in r["detail"]
 
 
@@ -106,7 +141,7 @@ def test_summary_shows_targets_and_paired_table(df):
     grid = bench.FULL | {"shapes": [(4096, 4096)], "pairs": 3}
     text = bench.summary_markdown(df, results, grid, quick=False, seconds=1.0, env=timing.machine_info(),
                                   blas=timing.blas_info(), load_after=None)
-    assert "## Targets (1 thread, batch 8, medians of paired ratios)" in text
+    assert "## Targets (1 thread, medians of paired ratios)" in text
     assert "3 pairs of back-to-back samples" in text
     for r in results:
         assert r["target"] in text
@@ -134,8 +169,8 @@ def test_counts_must_be_positive_whole_numbers(option, value, capsys):
 
 
 def test_run_writes_csv_and_summary_and_strict_fails_on_a_miss(tmp_path, monkeypatch):
-    tiny = {"shapes": [(48, 64)], "densities": (0.1,), "ks": (4,), "batches": (8,), "threads": (1, 2),
-            "repeat": 1}
+    tiny = {"shapes": [(48, 64)], "densities": (0.1,), "ks": (4,), "skewed_shapes": [(48, 64)],
+            "skewed_densities": (0.05,), "batches": (8,), "threads": (1, 2), "repeat": 1}
     monkeypatch.setattr(bench, "QUICK", tiny)
     args = ["--quick", "--out", str(tmp_path), "--no-progress", "--formats", *FORMATS, "--pairs", "1"]
     assert bench.main(args) == 0
