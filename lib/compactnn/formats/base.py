@@ -11,6 +11,18 @@ metadata, each array's dtype and shape, and a SHA-256 over header and arrays).
 :meth:`MatrixFormat.load` checks all of it and the format's structural
 invariants before any kernel sees the data, and raises
 :class:`~compactnn.errors.FormatError` on any mismatch.
+
+A file bounds what loading it can cost (checked in :mod:`._limits` before any
+array is inflated): header integers are JSON integers, the version is one this
+package knows, each dimension is below ``2**31``, and the extent
+``n*m + n + m`` (what ``to_dense`` allocates, what a product's output and the
+O(nm) formats' work grow with) is at most ``$COMPACTNN_MAX_ENTRIES`` (default
+``2**34``) and at most ``2**26 + $COMPACTNN_MAX_ENTRIES_PER_BYTE`` (default
+``2**16``) times the bytes of the stored arrays.  Each archive member's size
+in the zip directory must match the array the header lists; ``nnz`` must be
+the count the arrays imply; only the arrays the format stores may be present.
+Past a limit, ``FormatError`` names it and the variable that raises it.
+Only regular files are opened (a FIFO or a device is refused at once).
 """
 from __future__ import annotations
 
@@ -18,6 +30,8 @@ import abc
 import hashlib
 import json
 import os
+import stat
+import zipfile
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,12 +39,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import FormatError, UnknownNameError
+from ._limits import FILE_MAGIC, FILE_VERSION, check_header as _check_header
+from ._limits import read_archive as _read_archive
 
 __all__ = ["MatrixFormat", "FORMATS", "register", "get_format", "check_weights",
            "default_threads", "BREAKDOWN_KEYS"]
-
-FILE_MAGIC = "compactnn-matrix"
-FILE_VERSION = 1
 
 #: Categories of :meth:`MatrixFormat.nbytes_breakdown`, in display order.
 BREAKDOWN_KEYS = ("payload", "indices", "pointers", "codebook", "decoding_tables",
@@ -271,81 +284,92 @@ class MatrixFormat(abc.ABC):
     def save(self, path: str | os.PathLike) -> None:
         """Write the matrix to ``path`` (an ``.npz`` archive, no pickle).
 
-        The file is written to a temporary name and renamed, so an interrupted
-        save never leaves a truncated file under ``path``.
+        The file is written to a unique temporary file in the target folder
+        (:func:`compactnn._files.write_with`) and renamed, so an interrupted save
+        never leaves a truncated file and racing saves leave one complete file.
         """
+        from .._files import write_with
+
         arrays = self._arrays()
         header = self._header(arrays)
         header["sha256"] = self._digest(header, arrays)
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
         payload = {f"a_{k}": np.ascontiguousarray(v) for k, v in arrays.items()}
         payload["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-        with open(tmp, "wb") as f:
-            np.savez(f, **payload)
-        os.replace(tmp, path)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.savez(f, **payload)
+                f.flush()
+                os.fsync(f.fileno())
+
+        write_with(path, write)
 
     @staticmethod
     def load(path: str | os.PathLike) -> "MatrixFormat":
         """Read a matrix written by :meth:`save`, whatever its format.
 
+        Only a regular file is opened; the header is read and checked before any
+        array is inflated, and each array's size in the archive must match the
+        header (see the module docstring for the size limits).
+
         Raises
         ------
+        TypeError
+            ``path`` is not a path.
         FormatError
-            The file is truncated, corrupted, of another version, or its arrays
+            The file is not a regular file, is truncated, corrupted, of another
+            version, lies about its sizes, exceeds the size limits, or its arrays
             are inconsistent with each other.
         """
+        if hasattr(path, "read") and hasattr(path, "seek"):  # an open binary file
+            return MatrixFormat._from_file_parts(*MatrixFormat._read_zip(path, repr(path)), repr(path))
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str, os.PathLike or binary file, got {type(path).__name__}")
+        where = str(path)
+        if not stat.S_ISREG(os.stat(path).st_mode):  # FileNotFoundError propagates
+            raise FormatError(f"{where}: not a regular file")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced since the stat
+                raise FormatError(f"{where}: not a regular file")
+            header, arrays = MatrixFormat._read_zip(f, where)
+        return MatrixFormat._from_file_parts(header, arrays, where)
+
+    @staticmethod
+    def _read_zip(f, where: str):
         try:
-            with np.load(path, allow_pickle=False) as z:
-                names = list(z.files)
-                if "header" not in names:
-                    raise FormatError(f"{path}: not a compactnn matrix file (no header)")
-                header = json.loads(bytes(z["header"]).decode())
-                arrays = {n[2:]: z[n] for n in names if n.startswith("a_")}
+            with zipfile.ZipFile(f) as z:
+                return _read_archive(z, where)
         except FormatError:
             raise
-        except FileNotFoundError:
-            raise
         except (Exception,) as exc:  # zip, zlib, npy and JSON errors alike
-            raise FormatError(f"{path}: unreadable matrix file ({type(exc).__name__}: {exc})") from None
-        return MatrixFormat._from_file_parts(header, arrays, str(path))
+            raise FormatError(f"{where}: unreadable matrix file ({type(exc).__name__}: {exc})") from None
 
     @staticmethod
     def _from_file_parts(header: Any, arrays: dict[str, np.ndarray], where: str) -> "MatrixFormat":
-        if not isinstance(header, dict) or header.get("magic") != FILE_MAGIC:
-            raise FormatError(f"{where}: not a compactnn matrix file")
-        if header.get("version") != FILE_VERSION:
-            raise FormatError(f"{where}: unsupported file version {header.get('version')!r}")
-        try:
-            cls = get_format(header.get("format"))
-        except UnknownNameError as exc:
-            raise FormatError(f"{where}: {exc}") from None
-        expected = header.get("sha256")
-        body = {k: v for k, v in header.items() if k != "sha256"}
-        spec = body.get("arrays")
-        if not isinstance(spec, dict) or set(spec) != set(arrays):
+        cls, shape, dtype, meta, spec = _check_header(header, where)
+        if set(spec) != set(arrays):
             raise FormatError(f"{where}: stored arrays do not match the header")
         for name, a in arrays.items():
             s = spec[name]
-            if not isinstance(s, dict) or a.dtype.str != s.get("dtype") or list(a.shape) != s.get("shape"):
+            if a.dtype.str != s["dtype"] or list(a.shape) != s["shape"]:
                 raise FormatError(f"{where}: array {name!r} has dtype/shape {a.dtype}/{a.shape}, "
                                   f"header says {s}")
-        if expected != MatrixFormat._digest(body, arrays):
+        body = {k: v for k, v in header.items() if k != "sha256"}
+        if header.get("sha256") != MatrixFormat._digest(body, arrays):
             raise FormatError(f"{where}: checksum mismatch (file corrupted)")
         try:
-            shape = tuple(int(v) for v in body["shape"])
-            dtype = np.dtype(body["dtype"])
-            meta = dict(body["meta"])
-        except Exception as exc:
-            raise FormatError(f"{where}: malformed header ({exc})") from None
-        if len(shape) != 2 or min(shape) < 0 or dtype not in (np.float32, np.float64):
-            raise FormatError(f"{where}: bad shape {shape} or dtype {dtype}")
-        try:
-            return cls._from_arrays(shape, dtype, meta, arrays)
-        except FormatError:
-            raise
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
-            raise FormatError(f"{where}: inconsistent {cls.format} arrays ({exc})") from None
+            M = cls._from_arrays(shape, dtype, meta, arrays)
+        except FormatError as exc:
+            raise FormatError(f"{where}: {exc}") from None
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, MemoryError) as exc:
+            raise FormatError(f"{where}: inconsistent {cls.format} arrays "
+                              f"({type(exc).__name__}: {exc})") from None
+        expected = set(M._arrays())
+        if set(arrays) != expected:
+            raise FormatError(f"{where}: {cls.format} stores arrays {sorted(expected)}, "
+                              f"the file has {sorted(arrays)}")
+        return M
 
     @classmethod
     @abc.abstractmethod
