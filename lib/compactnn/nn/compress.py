@@ -16,9 +16,22 @@ loop with the hook passed in; the hook
   entries exactly zero).
 
 Indices never change; codebook slots used by pruned entries are frozen at 0.0.
-The codebooks are trained by the same optimizer as the rest of the model (with
-no weight decay); the reference code instead moves each centroid by the
-learning rate times the summed change of its weights under the optimizer.
+
+Two choices have a ``"paper"`` and a ``"reference"`` (the authors' code) form:
+
+- ``TargetSpec.variant`` picks the quantizer variant
+  (:mod:`compactnn.quantize.reference`);
+- ``rule`` of :func:`compress_model` picks the codebook update. ``"paper"``:
+  the codebooks are trained by the same optimizer as the rest of the model (no
+  weight decay) on the cumulative gradient above. ``"reference"``: the
+  optimizer moves the weights themselves (pruned ones excepted), then each
+  centroid moves by ``c -= lr_cum * sum(w_before - w_after)`` over its
+  weights (``lr_cum = 1e-3``), and the weights are rewritten from the
+  codebook. ``"reference-2021"``: the same step, but computed from the
+  *initial* codebook every batch, as the 2021 unified-codebook code does
+  (the updated centres go to a local variable and are lost), so nothing
+  accumulates: after each batch the codebook is ``c0 - lr_cum * (this batch's
+  summed change)``.
 """
 from __future__ import annotations
 
@@ -31,10 +44,15 @@ import torch
 from torch import nn
 
 from ..errors import CompactnnError
+from ..quantize.reference import RULES, VARIANTS, check_variant, distinct_nonzero_values
 from .layers import KINDS, LayerRef, compressible_layers
 from .train import Hook
 
-__all__ = ["TargetSpec", "LayerCompression", "CompressionHook", "compress_model"]
+__all__ = ["TargetSpec", "LayerCompression", "CompressionHook", "compress_model", "VARIANTS",
+           "RULES", "LR_CUM", "distinct_nonzero_values"]
+
+#: Codebook learning rate of the reference rules (the authors' ``lr_cumulative``).
+LR_CUM = 1e-3
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +75,25 @@ class TargetSpec:
         Required with ``method``.
     unified : bool
         One codebook shared by all layers of the family instead of one per layer.
+    variant : {"paper", "reference"}
+        Quantizer variant (see :func:`compactnn.quantize.quantize`): ``"paper"``
+        quantizes only the kept weights (Pr-X) with the methods as the paper
+        describes them; ``"reference"`` as the authors' code (zeros included,
+        then masked; mini-batch k-means; coarse UQ grid; fixed ECSQ lambdas).
+    options : dict
+        Extra keyword arguments of the quantizer (e.g. ``{"net": "deepdta"}``
+        for the reference ECSQ's lambda list).
     """
 
     method: str | None = None
     p: float | Sequence[float] | None = None
     k: int | Sequence[int] | None = None
     unified: bool = False
+    variant: str = "paper"
+    options: dict | None = None
 
     def __post_init__(self) -> None:
+        check_variant(self.variant, VARIANTS)
         if self.method is None and self.p is None:
             raise ValueError("a TargetSpec needs a method, a pruning percentile p, or both")
         if self.method is not None and self.k is None:
@@ -78,7 +107,8 @@ class TargetSpec:
                 raise ValueError(f"pruning percentile must be in [0, 100), got {p}")
 
     @classmethod
-    def parse(cls, name: str, p=None, k=None, unified: bool = False) -> "TargetSpec":
+    def parse(cls, name: str, p=None, k=None, unified: bool = False,
+              variant: str = "paper") -> "TargetSpec":
         """Spec from a method name as the paper writes it.
 
         ``"pr"`` is pruning, ``"cws"``/``"pws"``/``"uq"``/``"ecsq"`` weight
@@ -93,7 +123,7 @@ class TargetSpec:
         method = rest[0] if rest else None
         if method is not None and method.startswith("u") and method != "uq":
             method, unified = method[1:], True
-        return cls(method=method, p=p if prune else None, k=k, unified=unified)
+        return cls(method=method, p=p if prune else None, k=k, unified=unified, variant=variant)
 
     def per_layer(self, value, n: int) -> list:
         """Expand a scalar-or-sequence field to ``n`` per-layer values."""
@@ -177,9 +207,21 @@ class CompressionHook(Hook):
     Parameters
     ----------
     layers : list of LayerCompression
+    rule : {"paper", "reference", "reference-2021"}
+        Codebook update (see the module docstring): the optimizer on the
+        cumulative gradient; the authors' ``c -= lr_cum * sum(w_before -
+        w_after)`` after an optimizer step on the weights; or that step taken
+        from the initial codebook every batch (no accumulation, 2021 code).
+    lr_cum : float
+        Codebook rate of the reference rules.
     """
 
-    def __init__(self, layers: list[LayerCompression]) -> None:
+    def __init__(self, layers: list[LayerCompression], rule: str = "paper",
+                 lr_cum: float = LR_CUM) -> None:
+        self.rule = check_variant(rule, RULES, "codebook rule")
+        if not (lr_cum >= 0 and np.isfinite(lr_cum)):
+            raise ValueError(f"lr_cum must be a finite number >= 0, got {lr_cum}")
+        self.lr_cum = float(lr_cum)
         self.layers = layers
         self._groups: list[tuple[nn.Parameter, torch.Tensor, list[LayerCompression]]] = []
         for cb in self.codebooks:
@@ -191,7 +233,10 @@ class CompressionHook(Hook):
             if torch.any(cb.detach()[frozen] != 0):
                 log.warning("codebook slots of pruned entries are not zero; forcing them to 0")
             self._groups.append((cb, frozen, members))
+        self._before: dict[int, torch.Tensor] = {}
         self.after_step()
+        # the reference-2021 rule restarts every batch from these
+        self._initial = [cb.detach().clone() for cb, _, _ in self._groups]
 
     @property
     def codebooks(self) -> list[nn.Parameter]:
@@ -203,8 +248,9 @@ class CompressionHook(Hook):
         return list(seen.values())
 
     def parameters(self) -> list[nn.Parameter]:
-        """The codebooks: the optimizer trains them in place of the weights."""
-        return self.codebooks
+        """The codebooks: the optimizer trains them in place of the weights
+        (paper rule); none under the reference rules, which move them by hand."""
+        return self.codebooks if self.rule == "paper" else []
 
     def to(self, device) -> "CompressionHook":
         """Move the state next to the model (call after ``model.to``)."""
@@ -219,14 +265,21 @@ class CompressionHook(Hook):
             lc.to(device)
         self._groups = [(moved.get(id(cb), cb), frozen.to(device), members)
                         for cb, frozen, members in self._groups]
+        self._initial = [c.to(device) for c in self._initial]
         return self
 
     def before_step(self) -> None:
-        """Mask gradients; move weight gradients onto the codebooks."""
+        """Mask gradients; move weight gradients onto the codebooks (paper
+        rule) or remember the weights before the step (reference rules)."""
+        reference = self.rule != "paper"
         for lc in self.layers:
             grad = lc.module.weight.grad
-            if grad is not None and lc.mask is not None and lc.codebook is None:
+            if grad is not None and lc.mask is not None and (lc.codebook is None or reference):
                 grad.masked_fill_(~lc._wmask, 0.0)
+            if reference and lc.codebook is not None:
+                self._before[id(lc)] = lc.module.weight.detach().clone()
+        if reference:
+            return
         for cb, frozen, members in self._groups:
             g = torch.zeros(cb.shape, dtype=cb.dtype, device=cb.device)
             for lc in members:
@@ -242,8 +295,30 @@ class CompressionHook(Hook):
             cb.grad = g
 
     @torch.no_grad()
+    def _reference_update(self) -> None:
+        for gi, (cb, frozen, members) in enumerate(self._groups):
+            step = torch.zeros(cb.shape, dtype=cb.dtype, device=cb.device)
+            moved = False
+            for lc in members:
+                before = self._before.pop(id(lc), None)
+                if before is None:
+                    continue
+                delta = (before - lc.module.weight.detach()).reshape(-1)
+                if lc.mask is not None:
+                    delta = delta.masked_fill(~lc._wmask.view(-1), 0.0)
+                step.index_add_(0, lc._idx.view(-1), delta)
+                moved = True
+            if not moved:
+                continue
+            base = cb.detach() if self.rule == "reference" else self._initial[gi]
+            cb.copy_(base - self.lr_cum * step)
+
+    @torch.no_grad()
     def after_step(self) -> None:
-        """Rewrite the weights from the codebooks and masks."""
+        """Apply the reference codebook update if that rule is chosen, then
+        rewrite the weights from the codebooks and masks."""
+        if self.rule != "paper" and self._before:
+            self._reference_update()
         for cb, frozen, _ in self._groups:
             cb.masked_fill_(frozen, 0.0)
         for lc in self.layers:
@@ -281,6 +356,7 @@ class CompressionHook(Hook):
 
 
 def _compress_family(refs: list[LayerRef], spec: TargetSpec, seed: int) -> list[LayerCompression]:
+    opts = dict(spec.options or {}, variant=spec.variant)
     from ..quantize import magnitude_mask, quantize, quantize_layers
 
     ws = [r.matrix().detach().cpu().numpy().astype(np.float32) for r in refs]
@@ -292,9 +368,10 @@ def _compress_family(refs: list[LayerRef], spec: TargetSpec, seed: int) -> list[
     if spec.method is not None:
         if spec.unified:
             pairs = quantize_layers(ws, spec.method, k=int(spec.k), seed=seed,
-                                    masks=masks if spec.p is not None else None, unified=True)
+                                    masks=masks if spec.p is not None else None, unified=True,
+                                    **opts)
         else:
-            pairs = [quantize(w, spec.method, k=int(k), seed=seed + i, mask=m)
+            pairs = [quantize(w, spec.method, k=int(k), seed=seed + i, mask=m, **opts)
                      for i, (w, k, m) in enumerate(zip(ws, spec.per_layer(spec.k, n), masks))]
     out: list[LayerCompression] = []
     shared: nn.Parameter | None = None
@@ -317,7 +394,8 @@ def _compress_family(refs: list[LayerRef], spec: TargetSpec, seed: int) -> list[
 
 
 def compress_model(model: nn.Module, dense: TargetSpec | None = None, conv: TargetSpec | None = None,
-             *, seed: int = 0) -> CompressionHook:
+             *, seed: int = 0, variant: str | None = None, rule: str | None = None,
+             lr_cum: float = LR_CUM) -> CompressionHook:
     """Compress a model's dense and/or conv layers in place.
 
     Parameters
@@ -330,6 +408,15 @@ def compress_model(model: nn.Module, dense: TargetSpec | None = None, conv: Targ
     seed : int
         Seed of the randomised quantizers (PWS, k-means initialisation):
         layer ``i`` of a family uses ``seed + i``, a unified family ``seed``.
+    variant : {"paper", "reference"} or None
+        Quantizer variant for both families, overriding the specs'
+        ``variant``; ``None`` keeps each spec's own.
+    rule : {"paper", "reference", "reference-2021"} or None
+        Codebook update during retraining (see :class:`CompressionHook`).
+        ``None``: ``"reference"`` if a spec uses the reference variant,
+        ``"paper"`` otherwise.
+    lr_cum : float
+        Codebook rate of the reference rules (the authors' 1e-3).
 
     Returns
     -------
@@ -344,6 +431,16 @@ def compress_model(model: nn.Module, dense: TargetSpec | None = None, conv: Targ
     >>> hook = compress_model(model, dense=TargetSpec("cws", p=90, k=32))  # doctest: +SKIP
     >>> fit(model, train, val, hooks=[hook], lr=1e-4)                  # doctest: +SKIP
     """
+    import dataclasses
+
+    if variant is not None:
+        check_variant(variant, VARIANTS)
+        dense, conv = (None if s is None else dataclasses.replace(s, variant=variant)
+                       for s in (dense, conv))
+    if rule is None:
+        rule = "reference" if any(s is not None and s.variant == "reference"
+                                  for s in (dense, conv)) else "paper"
+    check_variant(rule, RULES, "codebook rule")
     families = compressible_layers(model)
     layers: list[LayerCompression] = []
     for kind, spec in zip(KINDS, (dense, conv)):
@@ -354,4 +451,4 @@ def compress_model(model: nn.Module, dense: TargetSpec | None = None, conv: Targ
             raise ValueError(f"the model has no {kind} layers to compress")
         layers += _compress_family(refs, spec, seed)
         log.info("compressed %d %s layers: %s", len(refs), kind, spec)
-    return CompressionHook(layers)
+    return CompressionHook(layers, rule=rule, lr_cum=lr_cum)

@@ -23,7 +23,8 @@ from torch import nn
 
 from ..errors import UnknownNameError
 
-__all__ = ["VGG19", "DeepDTA", "SmallVGG", "MODELS", "get_model", "save_model", "load_model"]
+__all__ = ["VGG19", "DeepDTA", "SmallVGG", "MODELS", "get_model", "save_model", "load_model",
+           "load_conv_weights"]
 
 # Conv widths of VGG19's five blocks ("M" = 2x2 max-pool).
 _VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
@@ -274,3 +275,63 @@ def load_model(path) -> nn.Module:
     model = get_model(meta["net"], **json.loads(meta["kwargs"]))
     model.load_state_dict(load_file(str(path)))
     return model.eval()
+
+
+def load_conv_weights(model: nn.Module, path) -> int:
+    """Initialise a model's conv layers from a user-supplied file (e.g. ImageNet VGG19).
+
+    The authors' VGG19 for CIFAR-10 starts from the ImageNet conv weights; those are not
+    available offline, so the file must be supplied. It holds the conv kernels in the
+    order of the model's conv layers, as ``.npz`` (arrays in stored order) or
+    ``.safetensors`` (tensors in key order), each in torch layout ``(out, in, kh, kw)``
+    or Keras layout ``(kh, kw, in, out)`` (transposed here); an optional bias array may
+    follow each kernel (1-D arrays are taken as the preceding kernel's bias).
+
+    Returns
+    -------
+    int
+        Number of conv layers initialised.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file holds a different number of kernels or a kernel does not fit.
+    """
+    import os
+
+    import numpy as np
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"conv weight file {path!r} not found (ImageNet weights are "
+                                "not available offline: supply the file)")
+    if path.endswith(".safetensors"):
+        from safetensors.numpy import load_file
+
+        data = load_file(path)
+        arrays = [data[key] for key in sorted(data)]
+    else:
+        with np.load(path) as f:
+            arrays = [f[key] for key in f.files]
+    convs = [m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))]
+    pairs: list[list] = []
+    for a in arrays:
+        if a.ndim == 1 and pairs and pairs[-1][1] is None:
+            pairs[-1][1] = a
+        else:
+            pairs.append([a, None])
+    if len(pairs) != len(convs):
+        raise ValueError(f"{path}: {len(pairs)} kernels for {len(convs)} conv layers")
+    with torch.no_grad():
+        for conv, (kernel, bias) in zip(convs, pairs):
+            shape = tuple(conv.weight.shape)
+            if kernel.shape != shape and kernel.ndim == 4 and kernel.transpose(3, 2, 0, 1).shape == shape:
+                kernel = kernel.transpose(3, 2, 0, 1)
+            if kernel.shape != shape:
+                raise ValueError(f"{path}: kernel of shape {kernel.shape} does not fit {shape}")
+            conv.weight.copy_(torch.as_tensor(np.ascontiguousarray(kernel), dtype=conv.weight.dtype))
+            if bias is not None and conv.bias is not None:
+                conv.bias.copy_(torch.as_tensor(bias, dtype=conv.bias.dtype))
+    return len(convs)

@@ -6,7 +6,9 @@
   and ECSQ (entropy-constrained); registered by name in :data:`QUANTIZERS`;
 - Pr-X: pass a ``mask`` to quantize only the kept weights, zero staying an exact
   separate codebook value;
-- :func:`quantize_layers` — per-layer or unified (one shared codebook) quantization.
+- :func:`quantize_layers` — per-layer or unified (one shared codebook) quantization;
+- ``variant="paper"`` (default, the paper's text) or ``"reference"`` (the authors'
+  code, :mod:`.reference`) for every method and for Pr-X.
 
 Example::
 
@@ -19,11 +21,14 @@ from .cws import CWS
 from .ecsq import ECSQ, ecsq_lambda, ecsq_lloyd
 from .prune import magnitude_mask, n_pruned
 from .pws import PWS
+from .reference import (ECSQ_REFERENCE_LAMBDAS, REFERENCE_QUANTIZERS, RULES,
+                        UQ_REFERENCE_DELTAS, VARIANTS, distinct_nonzero_values)
 from .registry import QUANTIZERS, get_quantizer, quantize, quantize_layers, register_quantizer
 from .uq import UQ, uq_step
 
 __all__ = [
-    "CWS", "ECSQ", "PWS", "QUANTIZERS", "UQ", "Quantizer",
-    "ecsq_lambda", "ecsq_lloyd", "get_quantizer", "magnitude_mask", "n_pruned",
+    "CWS", "ECSQ", "ECSQ_REFERENCE_LAMBDAS", "PWS", "QUANTIZERS", "REFERENCE_QUANTIZERS",
+    "RULES", "UQ", "UQ_REFERENCE_DELTAS", "VARIANTS", "Quantizer",
+    "distinct_nonzero_values", "ecsq_lambda", "ecsq_lloyd", "get_quantizer", "magnitude_mask", "n_pruned",
     "quantize", "quantize_layers", "register_quantizer", "uq_step",
 ]

@@ -10,6 +10,7 @@ from .base import Quantizer
 from .cws import CWS
 from .ecsq import ECSQ
 from .pws import PWS
+from .reference import REFERENCE_QUANTIZERS, VARIANTS, check_variant
 from .uq import UQ
 
 QUANTIZERS: dict[str, type[Quantizer]] = {}
@@ -27,27 +28,42 @@ for _cls in (CWS, PWS, UQ, ECSQ):
     register_quantizer(_cls)
 
 
-def get_quantizer(name: str) -> type[Quantizer]:
+def get_quantizer(name: str, variant: str = "paper") -> type[Quantizer]:
     """The quantizer class registered as ``name`` (case-insensitive).
 
     Instantiate it with ``k`` and the method's options, e.g.
     ``get_quantizer("cws")(k=32, seed=0).fit(w)``.
 
+    Parameters
+    ----------
+    name : str
+        A key of :data:`QUANTIZERS`.
+    variant : {"paper", "reference"}
+        ``"paper"``: the method as the paper's text describes it (:data:`QUANTIZERS`).
+        ``"reference"``: as the authors' code runs it
+        (:data:`~compactnn.quantize.reference.REFERENCE_QUANTIZERS`; the differences are
+        listed in :mod:`compactnn.quantize.reference`).
+
     Raises
     ------
     UnknownNameError
         If no method is registered under ``name`` (the message lists the valid names).
+    ValueError
+        If ``variant`` is not one of :data:`~compactnn.quantize.reference.VARIANTS`.
     """
     if not isinstance(name, str):
         raise TypeError(f"quantizer name must be a string, got {type(name).__name__}")
+    check_variant(variant, VARIANTS)
     try:
-        return QUANTIZERS[name.lower()]
+        cls = QUANTIZERS[name.lower()]
     except KeyError:
         raise UnknownNameError(
             f"unknown quantizer {name!r}; valid names: {', '.join(sorted(QUANTIZERS))}") from None
+    return REFERENCE_QUANTIZERS.get(cls.name, cls) if variant == "reference" else cls
 
 
-def quantize(w, method: str, k: int, *, seed=0, mask=None, **options) -> tuple[np.ndarray, np.ndarray]:
+def quantize(w, method: str, k: int, *, seed=0, mask=None, variant: str = "paper",
+             **options) -> tuple[np.ndarray, np.ndarray]:
     """Quantize one array with the named method.
 
     Parameters
@@ -64,8 +80,17 @@ def quantize(w, method: str, k: int, *, seed=0, mask=None, **options) -> tuple[n
         Kept weights. When given, Pr-X semantics: only kept weights are quantized and the
         codebook holds an exact ``0.0``, indexed by every pruned entry (see
         :class:`~compactnn.quantize.base.Quantizer`).
+    variant : {"paper", "reference"}
+        ``"paper"`` (default): the paper's text; with a mask only the kept weights are
+        quantized. ``"reference"``: the authors' code; with a mask the whole pruned
+        matrix, zeros included, is quantized and the result multiplied by the mask, CWS
+        is mini-batch k-means, UQ rounds onto ``delta * round(w / delta)`` with ``delta``
+        from a fixed list, ECSQ stops at an absolute cost change of 1e-3 and takes
+        lambda from a fixed list (and may leave more than ``k`` values). See
+        :mod:`compactnn.quantize.reference`.
     **options
-        Method-specific options (e.g. ``init`` for CWS, ``lam`` for ECSQ).
+        Method-specific options (e.g. ``init`` for CWS, ``lam`` for ECSQ; ``net`` or
+        ``lambdas`` for the reference ECSQ).
 
     Returns
     -------
@@ -74,18 +99,19 @@ def quantize(w, method: str, k: int, *, seed=0, mask=None, **options) -> tuple[n
     indices : ndarray of int32
         Shape of ``w``; ``codebook[indices]`` is the quantized array.
     """
-    return get_quantizer(method)(k, seed, **options).fit(w, mask)
+    return get_quantizer(method, variant)(k, seed, **options).fit(w, mask)
 
 
 def quantize_layers(layers: Sequence, method: str, k: int, *, masks: Sequence | None = None,
-                    unified: bool = True, seed=0, **options) -> list[tuple[np.ndarray, np.ndarray]]:
+                    unified: bool = True, seed=0, variant: str = "paper",
+                    **options) -> list[tuple[np.ndarray, np.ndarray]]:
     """Quantize several layers, with one shared codebook or one codebook each.
 
     Parameters
     ----------
     layers : sequence of ndarray
         Weights of each layer (float32 or float64, any shapes).
-    method, k, **options
+    method, k, variant, **options
         As in :func:`quantize`.
     masks : sequence of ndarray of bool, optional
         One mask per layer (Pr-X semantics, see :func:`quantize`).
@@ -104,7 +130,8 @@ def quantize_layers(layers: Sequence, method: str, k: int, *, masks: Sequence | 
     list of (codebook, indices)
         One pair per layer, in order.
     """
-    quantizer = get_quantizer(method)(k, seed, **options)
+    cls = get_quantizer(method, variant)
+    quantizer = cls(k, seed, **options)
     if unified:
         return quantizer.fit_shared(layers, masks)
     if isinstance(layers, np.ndarray) or not isinstance(layers, Sequence) or len(layers) == 0:
@@ -114,5 +141,5 @@ def quantize_layers(layers: Sequence, method: str, k: int, *, masks: Sequence | 
     elif isinstance(masks, np.ndarray) or not isinstance(masks, Sequence) or len(masks) != len(layers):
         raise ValueError(f"masks must be None or a sequence of {len(layers)} boolean arrays, one per layer")
     rngs = np.random.default_rng(seed).spawn(len(layers))
-    return [get_quantizer(method)(k, rng, **options).fit(w, m)
+    return [cls(k, rng, **options).fit(w, m)
             for w, m, rng in zip(layers, masks, rngs)]
