@@ -40,8 +40,9 @@ def test_train_cuda_without_cuda(capsys, tmp_path):
 
 
 def test_version_and_prog_name(capsys):
-    code, _ = run(capsys, "--version")
-    assert code == 0
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
     assert capsys.readouterr().out.startswith("compactnn ")
     with pytest.raises(SystemExit):
         main(["--help"])
