@@ -5,7 +5,15 @@
 #   make paper      the paper-scale parameter sets (long; GPU recommended for training)
 #   make lab        JupyterLab on notebooks/
 #   make data       download the full data sets into data/ (needs network)
+#   make env        create .venv and install the package (torch pinned by constraints.txt)
+#   make build      compile the C kernels (lib/compactnn/_cnative*.so)
+#   make test-py    the Python test suite only (pytest -q)
+#   make test-asan  the kernel tests against an AddressSanitizer/UBSan build
+#   make bench-full the full format benchmark grid (results/bench/; long)
+#   make report     rebuild tables and figures from the records in results/
+#   make help       this list
 #   make clean      remove build outputs (keeps .venv, data/ and results/)
+#   make distclean  clean, and remove .venv and the egg-info
 
 PYTHON  ?= python3
 VENV    ?= .venv
@@ -25,14 +33,14 @@ BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 all: quick
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,16p' Makefile
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip "setuptools>=64" wheel "cffi>=1.15"
-	$(PIP) install --quiet --no-build-isolation -e '.[test]'
+	$(PIP) install --quiet --no-build-isolation -c constraints.txt -e '.[test]'
 	rm -f lib/compactnn/_cnative*.so  # the kernels are built by the rule below
 	touch $@
 

@@ -29,9 +29,10 @@ COMMANDS = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m compactnn",
+        prog="compactnn",
         description="compactnn: pruning, weight sharing and Huffman-coded matrix formats for CNNs.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
@@ -60,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             raise
         parser.exit(2, f"{parser.prog} {args.command}: error: {_one_line(exc)}\n")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("compactnn")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
 
 
 def _one_line(exc: BaseException) -> str:

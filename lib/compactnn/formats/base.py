@@ -195,6 +195,11 @@ class MatrixFormat(abc.ABC):
         return (f"<{type(self).__name__} {n}x{m} {self.dtype} nnz={self.nnz} "
                 f"nbytes={self.nbytes} psi={self.psi:.4g}>")
 
+    def explain(self) -> dict:
+        """Tables, arrays and bit strings of this (small) matrix: see :mod:`compactnn.formats.explain`."""
+        from .explain import explain
+        return explain(self)
+
     # ---- product --------------------------------------------------------------
     def matmul(self, X: Any, threads: int | None = None) -> np.ndarray:
         """``X @ W`` for ``X`` of shape ``(b, n)`` or ``(n,)``.

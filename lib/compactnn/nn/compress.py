@@ -158,8 +158,11 @@ class LayerCompression:
     """
 
     def __init__(self, name: str, kind: str, module: nn.Module, mask: torch.Tensor | None = None,
-                 codebook: nn.Parameter | None = None, indices: torch.Tensor | None = None):
+                 codebook: nn.Parameter | None = None, indices: torch.Tensor | None = None,
+                 k: int | None = None):
         self.name, self.kind, self.module, self.codebook = name, kind, module, codebook
+        #: the k the user asked for (the codebook may hold one more entry, the pruned zero)
+        self.k = k
         shape = module.weight.shape
         self._wmask = None if mask is None else mask.T.contiguous().view(shape)
         self._idx = None if indices is None else indices.T.to(torch.int64).contiguous().view(shape)
@@ -182,7 +185,7 @@ class LayerCompression:
             self._idx = self._idx.to(device)
 
     def __repr__(self) -> str:
-        k = None if self.codebook is None else self.codebook.numel()
+        k = self.k if self.k is not None else (None if self.codebook is None else self.codebook.numel())
         kept = None if self._wmask is None else float(self._wmask.float().mean())
         return f"LayerCompression({self.name!r}, {self.kind}, k={k}, kept={kept})"
 
@@ -375,7 +378,8 @@ def _compress_family(refs: list[LayerRef], spec: TargetSpec, seed: int) -> list[
                      for i, (w, k, m) in enumerate(zip(ws, spec.per_layer(spec.k, n), masks))]
     out: list[LayerCompression] = []
     shared: nn.Parameter | None = None
-    for ref, mask, pair in zip(refs, masks, pairs):
+    ks = spec.per_layer(spec.k, n) if spec.method is not None else [None] * n
+    for ref, mask, pair, k_user in zip(refs, masks, pairs, ks):
         device = ref.module.weight.device
         codebook = indices = None
         if pair is not None:
@@ -389,7 +393,7 @@ def _compress_family(refs: list[LayerRef], spec: TargetSpec, seed: int) -> list[
         out.append(LayerCompression(
             ref.name, ref.kind, ref.module,
             mask=None if mask is None else torch.as_tensor(np.asarray(mask, dtype=bool), device=device),
-            codebook=codebook, indices=indices))
+            codebook=codebook, indices=indices, k=None if k_user is None else int(k_user)))
     return out
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
+import math
 import platform
-import tempfile
 from pathlib import Path
+
+from .._files import write_with
+from ..errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=DEFAULT_DATA,
                         help="data set: mnist5k, digits, mnist, cifar10, davis, kiba (default %(default)s)")
     parser.add_argument("--recipe", help="named configuration (default: '<net>-<data>'), e.g. vgg19-cifar10")
-    parser.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
-    parser.add_argument("--lr", type=float, help="override the recipe's learning rate")
-    parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
-    parser.add_argument("--patience", type=int, help="early-stopping patience (epochs)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling, split (default %(default)s)")
+    parser.add_argument("--epochs", type=_positive_int, help="override the recipe's number of epochs")
+    parser.add_argument("--lr", type=_positive_float, help="override the recipe's learning rate")
+    parser.add_argument("--batch-size", type=_positive_int, help="override the recipe's batch size")
+    parser.add_argument("--patience", type=_positive_int, help="early-stopping patience (epochs)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of initialisation, shuffling, split (default %(default)s)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where to train (default %(default)s: CUDA when available)")
     parser.add_argument("--data-root", default="data", help="cache of the full data sets (default %(default)s)")
@@ -42,15 +44,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _write_atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
+def _positive_int(text: str) -> int:
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if not 0 <= v < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return v
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,10 +86,12 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
                  "patience": args.patience}
     recipe = recipe.replace(**{k: v for k, v in overrides.items() if v is not None})
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: CUDA is not available on this machine; use --device cpu or auto")
     out = Path(args.out or f"results/baselines/{recipe.net}-{recipe.data}-s{args.seed}")
-    out.mkdir(parents=True, exist_ok=True)
-
     ds = get_dataset(recipe.data, root=args.data_root, download=args.download)
+    # the folder is created only once the inputs are known to be good (no empty folder left)
+    out.mkdir(parents=True, exist_ok=True)
     log.info("training %s on %s", recipe.net, recipe.data)
     trained = train_recipe(recipe, ds, seed=args.seed, device=args.device, progress=not args.no_progress)
     model, kwargs, history, test = trained.model, trained.model_kwargs, trained.history, trained.test
@@ -87,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
         "elapsed_s": elapsed, "train_s": history["train_s"],
         "samples_per_s": history["samples_per_s"], "history": history,
     }
-    _write_atomic(out / "model.safetensors", lambda p: save_model(model, p, recipe.net, kwargs))
-    _write_atomic(out / "metrics.json",
+    write_with(out / "model.safetensors", lambda p: save_model(model, p, recipe.net, kwargs))
+    write_with(out / "metrics.json",
                   lambda p: Path(p).write_text(json.dumps(metrics, indent=2, default=str) + "\n"))
     log.info("wrote %s", out)
     return 0
