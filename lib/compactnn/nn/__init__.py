@@ -6,6 +6,7 @@
   a pruned/weight-shared model compressed while it retrains;
 - :mod:`.train`: :func:`fit` and :func:`evaluate`;
 - :mod:`.recipes`: named training configurations (paper scale and the default);
+- :mod:`.compressed`: torch modules running on the compressed formats' kernels;
 - :mod:`.train_cli`: ``python -m compactnn train``.
 
 Names are loaded lazily, so ``import compactnn.nn.train_cli`` (done to build
@@ -27,6 +28,9 @@ _EXPORTS = {
     "METRICS": "train",
     "Recipe": "recipes", "RECIPES": "recipes", "get_recipe": "recipes",
     "model_kwargs": "recipes", "Trained": "recipes", "train_recipe": "recipes",
+    "CompressedLinear": "compressed", "CompressedConv1d": "compressed",
+    "CompressedConv2d": "compressed", "to_compressed": "compressed",
+    "set_default_threads": "compressed",
 }
 
 __all__ = sorted(_EXPORTS)
