@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from compactnn import bench, timing
-from compactnn.report import format_study as fs
+from compactnn.experiments import format_study as fs
 
 KEYS = ["n", "m", "density", "k", "format"]
 FORMATS = ["dense", "csr", "ham", "sham", "im"]

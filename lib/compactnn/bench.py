@@ -4,7 +4,7 @@ Run as ``python -m compactnn.bench [--quick]`` or ``python -m compactnn bench``.
 For synthetic matrices (:func:`compactnn.synthetic.synthetic_matrix`) of shape
 512 x 4096 and 4096 x 4096, densities 1, 0.5, 0.3, 0.1, 0.01 and k in {2, 32,
 256} levels, every registered format is built and measured
-(:mod:`compactnn.report.format_study`): bytes, ``psi``, bits per entry and per
+(:mod:`compactnn.experiments.format_study`): bytes, ``psi``, bits per entry and per
 nonzero against the order-0 entropy, and the median time of ``X @ W`` for batch
 1 and 8 with 1 and 2 threads, next to NumPy dense (1 BLAS thread and default
 threads) and SciPy CSR measured in the same process.
@@ -75,8 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from . import timing
-    from .report import format_study as fs
-    from .report.tables import write_csv, write_text_atomic
+    from ._files import write_text_atomic
+    from .experiments import format_study as fs
+    from .report.tables import write_csv
 
     grid = dict(QUICK if args.quick else FULL)
     if args.repeat:
@@ -119,7 +120,7 @@ def _complete(sel, column: str) -> bool:
 
 def evaluate_targets(df) -> list[dict]:
     """Each target of :data:`TARGETS`: measured value, met (True/False/None), stretch, detail."""
-    from .report.format_study import uses_threads
+    from .experiments.format_study import uses_threads
     ok = df[df["time_s"].notna()] if "time_s" in df else df.iloc[0:0]
     b8 = ok[(ok["batch"] == 8) & (ok["threads"] == 1)]
     res = []
@@ -204,6 +205,7 @@ def _mark(v) -> str:
 
 
 def summary_markdown(df, results, grid, *, quick, seconds, env, blas, load_after) -> str:
+    from .experiments.format_study import pairs_per_ratio
     from .report import format_study as fs
     from .report.tables import markdown_table
     L = ["# Format benchmark", ""]
@@ -224,7 +226,7 @@ def summary_markdown(df, results, grid, *, quick, seconds, env, blas, load_after
           "threadpoolctl; BLAS threads are let idle (0.3 s) before the kernels are timed. "
           "`spread` in formats.csv is the relative interquartile range of the samples.",
           f"- targets are judged on paired ratios where measured (`pair_*` in formats.csv): "
-          f"{fs.pairs_per_ratio(grid['repeat'], grid.get('pairs'))} pairs of back-to-back samples of the two "
+          f"{pairs_per_ratio(grid['repeat'], grid.get('pairs'))} pairs of back-to-back samples of the two "
           f"sides (order alternating, each sample after an untimed call), median of the per-pair "
           f"ratios, so that both sides see the same phase of a shared machine; the pairs of all "
           f"ratios of one matrix are interleaved, so that a slow stretch lasting seconds spoils a "
