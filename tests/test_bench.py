@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from compactnn import bench, timing
-from compactnn.report import format_study as fs
+from compactnn.experiments import format_study as fs
 
 FORMATS = ["dense", "csr", "ham", "sham", "im"]
 TINY = {"shapes": [(64, 96)], "densities": (1.0, 0.1), "ks": (4,), "skewed_shapes": [(64, 96)],

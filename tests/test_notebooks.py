@@ -6,15 +6,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from compactnn.report import format_study
+from compactnn.experiments import presets as format_study
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 TINY = {
-    "01_space": {"shapes": [[64, 96]], "densities": [1.0, 0.1], "ks": [2, 8],
-                 "references": {"zstd": 3, "xz": 0}},
-    "02_time": {"shapes": [[64, 96]], "densities": [1.0, 0.1], "ks": [8], "batches": [1],
-                "threads": [1, 2], "repeat": 1},
+    "01_space": {"overrides": {"shapes": [[64, 96]], "densities": [1.0, 0.1], "ks": [2, 8],
+                               "references": {"zstd": 3, "xz": 0}}},
+    "02_time": {"overrides": {"shapes": [[64, 96]], "densities": [1.0, 0.1], "ks": [8],
+                              "batches": [1], "threads": [1, 2], "repeat": 1}},
 }
 OUTPUTS = {
     "01_space": ["space.csv", "space.md", "space_64x96.png", "space_64x96.pdf", "environment.json"],
@@ -25,15 +25,18 @@ OUTPUTS = {
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_notebook_runs_and_writes_its_figures_and_tables(name, tmp_path):
     import papermill as pm
-    out = tmp_path / "out"
+    kind = name.split("_")[1]
+    out = tmp_path / "res" / kind
     pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
-                        parameters=TINY[name] | {"out_dir": str(out)}, kernel_name="python3",
+                        parameters=TINY[name] | {"results": str(tmp_path / "res")}, kernel_name="python3",
                         progress_bar=False, cwd=str(tmp_path))
     for fname in OUTPUTS[name]:
         assert (out / fname).stat().st_size > 0, fname
     # The "python3" kernel resolved to this interpreter (the venv), not a global one.
     env = json.loads((out / "environment.json").read_text())
     assert Path(env["executable"]).resolve() == Path(sys.executable).resolve()
+    # The measurement is a record, keyed by the configuration.
+    assert list((tmp_path / "res" / "records" / kind).glob("*/record.json"))
 
 
 @pytest.mark.parametrize("name", sorted(TINY))

@@ -7,7 +7,7 @@ and k in {2, 32, 256} levels, and skewed ones like trained layers
 (:func:`compactnn.synthetic.skewed_matrix`: half the rows empty, heavy-tailed
 column counts, 3 values) of shape 512 x 4096 and 4096 x 4096 at densities 0.1,
 0.05, 0.02 and 0.01, every registered format is built and measured
-(:mod:`compactnn.report.format_study`): bytes, ``psi``, bits per entry and per
+(:mod:`compactnn.experiments.format_study`): bytes, ``psi``, bits per entry and per
 nonzero against the order-0 entropy, and the median time of ``X @ W`` for batch
 1, 8 and 64 with 1 and 2 threads, next to NumPy dense (1 BLAS thread and default
 threads) and SciPy CSR measured in the same process.
@@ -90,7 +90,7 @@ def measure(grid: dict, formats=None, *, seed: int = 0, progress: bool = True):
     """Space and time rows of every matrix of ``grid`` (one DataFrame, column ``matrix``)."""
     import pandas as pd
     from tqdm import tqdm
-    from .report import format_study as fs
+    from .experiments import format_study as fs
     names = fs.format_names(formats)
     space, times = [], []
     specs = list(matrices(grid, seed))
@@ -138,7 +138,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from . import timing
-    from .report.tables import write_csv, write_text_atomic
+    from ._files import write_text_atomic
+    from .report.tables import write_csv
 
     grid = dict(QUICK if args.quick else FULL)
     if args.repeat:
@@ -191,7 +192,7 @@ def evaluate_targets(df) -> list[dict]:
     :data:`PAIRED_BATCHES`), else the ratios of the round-robin medians
     (sHAM-gap, IM); the detail says which.
     """
-    from .report.format_study import uses_threads
+    from .experiments.format_study import uses_threads
     ok = df[df["time_s"].notna()] if "time_s" in df else df.iloc[0:0]
     if "matrix" not in ok:
         ok = ok.assign(matrix="uniform")
@@ -305,7 +306,8 @@ def _mark(v) -> str:
 
 
 def summary_markdown(df, results, grid, *, quick, seconds, env, blas, load_after) -> str:
-    from .report import format_study as fs
+    from .experiments import format_study as fs
+    from .report import format_study as rfs
     from .report.tables import markdown_table
     L = ["# Format benchmark", ""]
     L += [f"- mode: {'quick (`--quick`)' if quick else 'full'}; {seconds:.0f} s; "
@@ -356,12 +358,12 @@ def summary_markdown(df, results, grid, *, quick, seconds, env, blas, load_after
                 ("ratio_csr", "t_scipy_csr", f"Time / SciPy CSR, batch {batch}, 1 thread")):
             drop = ["batch", "threads"] + [c for c in ("t_numpy_1", "t_numpy", "t_scipy_csr") if c != base]
             L += [f"## {title} ({base} in seconds)", "",
-                  markdown_table(fs.time_summary(bt, col).drop(columns=drop), floatfmt=".3g")]
+                  markdown_table(rfs.time_summary(bt, col).drop(columns=drop), floatfmt=".3g")]
     if (timed["threads"] == 2).any():
         b82 = timed[(timed["batch"] == 8) & (timed["threads"] == 2)
                     & timed["format"].map(fs.uses_threads)]
         L += ["## Speed-up of 2 threads over 1, batch 8", "",
-              markdown_table(fs.time_summary(b82, "speedup_vs_min_threads").drop(
+              markdown_table(rfs.time_summary(b82, "speedup_vs_min_threads").drop(
                   columns=["batch", "threads", "t_numpy_1", "t_numpy", "t_scipy_csr"]), floatfmt=".2f")]
     pair_cols = [c for c in ("pair_ratio_csr", "pair_ratio_numpy_1") if c in timed]
     if pair_cols:
@@ -379,11 +381,11 @@ def summary_markdown(df, results, grid, *, quick, seconds, env, blas, load_after
                              floatfmt=".2f")]
     space = df.drop_duplicates([c for c in KEYS if c in df])
     L += ["## psi (bytes / dense float32 bytes) with the bounds", "",
-          markdown_table(fs.space_summary(space), floatfmt=".4g"),
+          markdown_table(rfs.space_summary(space), floatfmt=".4g"),
           "## Bits per nonzero (whole representation) and the order-0 bound log2 C(nm,q)/q + H0", "",
-          markdown_table(fs.space_summary(space, "bits_per_nnz"), floatfmt=".3g"),
+          markdown_table(rfs.space_summary(space, "bits_per_nnz"), floatfmt=".3g"),
           "## Build time (s)", "",
-          markdown_table(fs.space_summary(space, "build_s"), floatfmt=".3g")]
+          markdown_table(rfs.space_summary(space, "build_s"), floatfmt=".3g")]
     return "\n".join(L) + "\n"
 
 

@@ -61,7 +61,7 @@ def run_notebook(name: str, params: dict | None = None, out_dir: str | os.PathLi
                         log_output=False)
     os.replace(tmp, out)
     record = {"digest": digest, "parameters": params, "seconds": round(time.perf_counter() - t0, 1)}
-    from ..report.tables import write_text_atomic
+    from .._files import write_text_atomic
 
     write_text_atomic(stamp, json.dumps(record, indent=1, default=str))
     log.info("%s done in %.1f s", src.stem, record["seconds"])

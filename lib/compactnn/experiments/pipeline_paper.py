@@ -21,12 +21,11 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from ..report.format_study import paper_parameters
+    from .presets import paper_parameters
     from .notebooks import run_notebook
 
     names = args.only or ["01_space", "02_time"]
     for name in tqdm(names, desc="notebooks (paper)", unit="nb"):
         params = paper_parameters(name)
-        params["out_dir"] = params.get("out_dir", "results").replace("results/", "results/paper/", 1)
         run_notebook(name, params, out_dir=args.out, force=args.force)
     return 0

@@ -111,6 +111,15 @@ class MatrixFormat(abc.ABC):
     """
 
     format: ClassVar[str] = ""
+    #: Traits read by the benchmark and the report (instead of name sets there):
+    #: the name shown in tables and legends; whether the product takes a thread
+    #: count (a C kernel's pool, or NumPy's BLAS pool for ``dense``); whether it is
+    #: a NumPy/SciPy reference rather than one of the paper's formats; whether the
+    #: product runs in this package's C kernels.
+    display_name: ClassVar[str] = ""
+    threaded: ClassVar[bool] = True
+    baseline: ClassVar[bool] = False
+    computable_in_c: ClassVar[bool] = True
     #: Stops NumPy from treating instances as arrays, so ``X @ W`` reaches __rmatmul__.
     __array_ufunc__ = None
 

@@ -282,6 +282,7 @@ class CER(_GroupedRows):
     """Compressed Entropy Row: groups of each row in global frequency order."""
 
     format = "cer"
+    display_name = "CER"
     _explicit_values = False
 
 
@@ -290,4 +291,5 @@ class CSER(_GroupedRows):
     """Compressed Shared Elements Row: non-empty groups, each with its value index."""
 
     format = "cser"
+    display_name = "CSER"
     _explicit_values = True

@@ -15,6 +15,9 @@ class Dense(MatrixFormat):
     """
 
     format = "dense"
+    display_name = "dense (NumPy)"
+    baseline = True
+    computable_in_c = False
 
     def __init__(self, W: np.ndarray):
         super().__init__(W.shape, W.dtype, {"nnz": int(np.count_nonzero(W))})

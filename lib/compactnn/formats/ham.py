@@ -31,6 +31,7 @@ class HAM(MatrixFormat):
     """Huffman Address Map: every entry Huffman-coded, column-major."""
 
     format = "ham"
+    display_name = "HAM"
 
     def __init__(self, shape, dtype, values, len_count, words, col_bits, meta):
         super().__init__(shape, dtype, meta)

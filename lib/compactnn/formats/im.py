@@ -19,6 +19,7 @@ class IM(MatrixFormat):
     """Index map: codebook plus fixed-width indices."""
 
     format = "im"
+    display_name = "IM"
 
     def __init__(self, shape, dtype, values, words, meta):
         super().__init__(shape, dtype, meta)

@@ -71,6 +71,10 @@ class CSR(_Compressed):
     """SciPy CSR: values, column indices, row pointers (``n + 1``)."""
 
     format = "csr"
+    display_name = "CSR (SciPy)"
+    threaded = False
+    baseline = True
+    computable_in_c = False
     _scipy_cls = sp.csr_matrix
 
 
@@ -79,6 +83,10 @@ class CSC(_Compressed):
     """SciPy CSC: values, row indices, column pointers (``m + 1``)."""
 
     format = "csc"
+    display_name = "CSC (SciPy)"
+    threaded = False
+    baseline = True
+    computable_in_c = False
     _scipy_cls = sp.csc_matrix
 
 
@@ -87,6 +95,10 @@ class COO(_ScipySparse):
     """SciPy COO: values with their row and column indices."""
 
     format = "coo"
+    display_name = "COO (SciPy)"
+    threaded = False
+    baseline = True
+    computable_in_c = False
     _scipy_cls = sp.coo_matrix
     _names = {"data": "payload", "row": "indices", "col": "indices"}
 

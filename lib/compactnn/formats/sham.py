@@ -41,6 +41,7 @@ class SHAM(MatrixFormat):
     """Sparse HAM: CSC with Huffman-coded nonzero values."""
 
     format = "sham"
+    display_name = "sHAM"
 
     def __init__(self, shape, dtype, values, len_count, words, col_bits, ri, cb, meta):
         super().__init__(shape, dtype, meta)

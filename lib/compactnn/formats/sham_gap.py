@@ -157,6 +157,7 @@ class SHAMGap(MatrixFormat):
     """sHAM with Huffman-coded row gaps: stream, codebook, two code tables, block offsets."""
 
     format = "sham_gap"
+    display_name = "sHAM-gap"
 
     def __init__(self, shape, dtype, values, len_count, gap_syms, gap_len_count, words,
                  blk_bits, meta):

@@ -7,21 +7,10 @@ import os
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from .._files import write_text_atomic, write_with
+
 __all__ = ["write_text_atomic", "write_csv", "markdown_table", "write_markdown", "plot_style",
            "save_figure"]
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def write_csv(df, path: str | os.PathLike) -> Path:
@@ -80,12 +69,6 @@ def save_figure(fig, out_dir: str | os.PathLike, stem: str,
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext in formats:
-        path = out / f"{stem}.{ext}"
-        tmp = out / f".{stem}.{os.getpid()}.tmp.{ext}"
-        try:
-            fig.savefig(tmp, format=ext)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        paths.append(path)
+        paths.append(write_with(out / f"{stem}.{ext}",
+                                lambda tmp, ext=ext: fig.savefig(tmp, format=ext), suffix=f".{ext}"))
     return paths
