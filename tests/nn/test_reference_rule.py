@@ -99,3 +99,31 @@ def test_vgg_reference_recipes():
     mnist = get_recipe("vgg19-mnist-reference")
     assert mnist.epochs == 200 and [mnist.lr * mnist.lr_schedule(e) for e in (0, 100, 199)] == \
         pytest.approx([0.1, 0.01, 0.001])
+
+
+def test_imagenet_mean_transform_and_conv_weight_file(tmp_path):
+    import dataclasses
+
+    import numpy as np
+
+    from compactnn.data.dataset import Dataset
+    from compactnn.nn.models import load_conv_weights
+
+    x = np.full((4, 3, 2, 2), 0.5, dtype=np.float32)
+    ds = Dataset("toy", x, np.zeros(4, dtype=np.int64), x.copy(), np.zeros(4, dtype=np.int64),
+                 "classification", 10, (3, 2, 2))
+    out = get_recipe("vgg19-cifar10-reference").prepare(ds)
+    assert np.allclose(out.x_train[0, :, 0, 0], [127.5 - 123.68, 127.5 - 116.779, 127.5 - 103.939])
+    gray = dataclasses.replace(ds, input_shape=(1, 2, 2))
+    with pytest.raises(ValueError, match="RGB"):
+        get_recipe("vgg19-cifar10-reference").prepare(gray)
+
+    model = get_model("small_vgg", num_classes=10, in_channels=1, input_size=8, width=2, hidden=8)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    kernels = {f"k{i}": np.full(tuple(c.weight.shape), float(i), np.float32).transpose(2, 3, 1, 0)
+               for i, c in enumerate(convs)}  # Keras layout
+    np.savez(tmp_path / "convs.npz", **kernels)
+    assert load_conv_weights(model, tmp_path / "convs.npz") == len(convs)
+    assert all(torch.all(c.weight == i) for i, c in enumerate(convs))
+    with pytest.raises(FileNotFoundError, match="offline"):
+        load_conv_weights(model, tmp_path / "missing.npz")
