@@ -91,13 +91,7 @@ def synthetic_matrix(n: int, m: int, density: float, k: int, seed: int = 0,
     -------
     numpy.ndarray of shape (n, m)
     """
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    if n < 0 or m < 0:
-        raise ValueError(f"shape must be non-negative, got {(n, m)}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    dtype = _check_matrix_args(n, m, k, dtype)
     rng = np.random.default_rng(seed)
     w = rng.laplace(scale=0.05, size=(n, m)).astype(dtype)
     mask = prune_exact(w, density)
@@ -174,13 +168,7 @@ def skewed_matrix(n: int, m: int, density: float, k: int = 3, seed: int = 0, *,
     -------
     numpy.ndarray of shape (n, m)
     """
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    if n < 0 or m < 0:
-        raise ValueError(f"shape must be non-negative, got {(n, m)}")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    dtype = _check_matrix_args(n, m, k, dtype)
     if not 0.0 <= empty_rows < 1.0:
         raise ValueError(f"empty_rows must be in [0, 1), got {empty_rows}")
     if column_sigma < 0 or row_sigma < 0:
@@ -214,3 +202,15 @@ def skewed_matrix(n: int, m: int, density: float, k: int = 3, seed: int = 0, *,
     vals[vals == 0] = np.finfo(dtype).tiny
     out[mask] = vals
     return out
+
+
+def _check_matrix_args(n: int, m: int, k: int, dtype) -> np.dtype:
+    """The checks both generators make of shape, ``k`` and dtype; returns the dtype."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    if n < 0 or m < 0:
+        raise ValueError(f"shape must be non-negative, got {(n, m)}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return dtype
