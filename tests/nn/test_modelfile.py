@@ -192,3 +192,25 @@ def test_header_length_flip_is_refused(saved, tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(FormatError):
         load_compressed(path)
+
+
+def test_load_model_of_a_user_architecture_says_to_pass_model(tmp_path, saved):
+    from compactnn.nn import load_model, save_model
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 3), nn.ReLU(), nn.Linear(3, 2))
+    save_model(net, tmp_path / "user.safetensors")
+    with pytest.raises(UsageError, match="model="):
+        load_model(tmp_path / "user.safetensors")
+    back = load_model(tmp_path / "user.safetensors",
+                      model=nn.Sequential(nn.Linear(6, 3), nn.ReLU(), nn.Linear(3, 2)))
+    x = torch.randn(4, 6)
+    with torch.no_grad():
+        assert torch.equal(back(x), net(x))
+    with pytest.raises(FormatError, match="do not fit"):
+        load_model(tmp_path / "user.safetensors", model=nn.Sequential(nn.Linear(6, 4)))
+    with pytest.raises(FormatError, match="load_compressed"):
+        load_model(saved)
+    (tmp_path / "junk").write_bytes(b"\x00" * 20)
+    with pytest.raises(FormatError):
+        load_model(tmp_path / "junk")

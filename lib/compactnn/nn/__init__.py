@@ -7,6 +7,8 @@
 - :mod:`.train`: :func:`fit` and :func:`evaluate`;
 - :mod:`.recipes`: named training configurations (paper scale and the default);
 - :mod:`.compressed`: torch modules running on the compressed formats' kernels;
+- :mod:`.modelfile`: :func:`save_compressed` / :func:`load_compressed`, one file per
+  compressed network;
 - :mod:`.train_cli`: ``python -m compactnn train``.
 
 Names are loaded lazily, so ``import compactnn.nn.train_cli`` (done to build
@@ -31,6 +33,7 @@ _EXPORTS = {
     "CompressedLinear": "compressed", "CompressedConv1d": "compressed",
     "CompressedConv2d": "compressed", "to_compressed": "compressed",
     "set_default_threads": "compressed",
+    "save_compressed": "modelfile", "load_compressed": "modelfile", "network_psi": "modelfile",
 }
 
 __all__ = sorted(_EXPORTS)

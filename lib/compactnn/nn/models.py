@@ -247,33 +247,84 @@ def get_model(name: str, **kwargs) -> nn.Module:
     return factory(**kwargs)
 
 
-def save_model(model: nn.Module, path, net: str, kwargs: dict) -> None:
+def save_model(model: nn.Module, path, net: str | None = None, kwargs: dict | None = None) -> None:
     """Save a model's state dict as safetensors, with what rebuilds it.
 
     Parameters
     ----------
     model : nn.Module
     path : str or path-like
-    net : str
-        Registry name of the network.
-    kwargs : dict
+    net : str or None
+        Registry name of the network; None for a user's own architecture
+        (:func:`load_model` then needs ``model=``).
+    kwargs : dict or None
         Constructor arguments (JSON-serialisable), stored in the metadata.
     """
     from safetensors.torch import save_file
 
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata={"net": net, "kwargs": json.dumps(kwargs)})
+    meta = {"kwargs": json.dumps(kwargs or {})}
+    if net is not None:
+        meta["net"] = net
+    save_file(state, str(path), metadata=meta)
 
 
-def load_model(path) -> nn.Module:
-    """Rebuild a model written by :func:`save_model` (CPU, eval mode)."""
+def load_model(path, model: nn.Module | None = None) -> nn.Module:
+    """Rebuild a model written by :func:`save_model` (CPU, eval mode).
+
+    Parameters
+    ----------
+    path : str or path-like
+    model : nn.Module or None
+        The architecture to load the weights into; required when the file holds
+        a user's own architecture (no package network name), None builds the
+        package network the file names.
+
+    Raises
+    ------
+    compactnn.errors.FormatError
+        The file is not a safetensors file written by :func:`save_model` (a
+        compressed model file is read with ``load_compressed``), or its tensors
+        do not fit the architecture.
+    compactnn.errors.UsageError
+        The file holds a user architecture and no ``model=`` was given.
+    """
+    import os
+
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata()
-    model = get_model(meta["net"], **json.loads(meta["kwargs"]))
-    model.load_state_dict(load_file(str(path)))
+    from ..errors import FormatError, UsageError
+
+    where = os.fspath(path)
+    if not os.path.isfile(where):
+        if not os.path.exists(where):
+            raise FileNotFoundError(f"model file {where!r} not found")
+        raise FormatError(f"{where}: not a regular file")
+    try:
+        with safe_open(where, framework="pt") as f:
+            meta = f.metadata() or {}
+        state = load_file(where)
+    except Exception as exc:  # safetensors' own errors: not such a file, truncated
+        raise FormatError(f"{where}: not a model file written by save_model "
+                          f"({type(exc).__name__}: {exc})") from None
+    if "compactnn" in meta:
+        raise FormatError(f"{where} is a compressed model file: read it with "
+                          "compactnn.nn.load_compressed")
+    if model is None:
+        if "net" not in meta:
+            raise UsageError(f"{where} holds a user architecture (no package network name): "
+                             "pass it as load_model(path, model=MyNet())")
+        try:
+            kwargs = json.loads(meta.get("kwargs", "{}"))
+        except ValueError:
+            raise FormatError(f"{where}: bad constructor arguments in the metadata") from None
+        model = get_model(meta["net"], **kwargs)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise FormatError(f"{where}: the tensors do not fit the architecture "
+                          f"({' '.join(str(exc).split())[:300]})") from None
     return model.eval()
 
 
