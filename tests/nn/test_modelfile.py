@@ -12,8 +12,8 @@ from torch import nn
 from compactnn.errors import FormatError, UsageError
 from compactnn.nn import TargetSpec, compress_model, get_model
 from compactnn.nn.compressed import CompressedConv2d, CompressedLinear, to_compressed
-from compactnn.nn.modelfile import (HEADER_KEY, load_compressed, network_psi, read_header,
-                                    save_compressed, stored_bytes)
+from compactnn.nn.modelfile import (HEADER_KEY, load_compressed, load_dense, network_psi,
+                                    read_header, save_compressed, stored_bytes)
 
 KWARGS = dict(num_classes=10, in_channels=1, input_size=28)
 #: bytes of the file beyond the stored arrays that do not grow with the weights
@@ -57,6 +57,10 @@ def test_round_trip_predicts_the_same(compressed_vgg, saved):
         assert type(a) is type(b) and isinstance(b, (CompressedLinear, CompressedConv2d))
         assert np.array_equal(a.matrix.to_dense(), b.matrix.to_dense())
         assert b.matrix.format == a.matrix.format
+    dense = load_dense(saved)
+    assert not any(hasattr(m, "matrix") for m in dense.modules())
+    with torch.no_grad():
+        torch.testing.assert_close(dense(_x()), comp(_x()), rtol=1e-4, atol=1e-5)
     header = read_header(saved)
     assert header["metadata"] == {"accuracy": 0.5}
     rec = header["layers"][hook.layers[0].name]

@@ -38,8 +38,9 @@ from ..errors import FormatError, UsageError
 from ..formats import MatrixFormat
 from ..formats._limits import FILE_MAGIC as _MATRIX_MAGIC, FILE_VERSION as _MATRIX_VERSION
 from .compressed import CompressedConv1d, CompressedConv2d, CompressedLinear, _Compressed
+from .layers import set_weight_matrix
 
-__all__ = ["save_compressed", "load_compressed", "network_psi", "stored_bytes", "read_header",
+__all__ = ["save_compressed", "load_compressed", "load_dense", "network_psi", "stored_bytes", "read_header",
            "MODEL_MAGIC", "MODEL_VERSION", "HEADER_KEY"]
 
 #: Tag and version of the compressed model file.
@@ -317,6 +318,21 @@ def load_compressed(path: str | os.PathLike, model: nn.Module | None = None) -> 
     UsageError
         The file holds a user architecture and no ``model=`` was given.
     """
+    return _load(path, model, dense=False)
+
+
+def load_dense(path: str | os.PathLike, model: nn.Module | None = None) -> nn.Module:
+    """The network of a compressed model file with ordinary dense layers.
+
+    Same checks and arguments as :func:`load_compressed`; each compressed
+    layer's matrix is decompressed into the skeleton's ``nn.Linear`` /
+    ``nn.Conv1d`` / ``nn.Conv2d`` weight (the uncompressed network a
+    compressed one is compared with).
+    """
+    return _load(path, model, dense=True)
+
+
+def _load(path, model: nn.Module | None, dense: bool) -> nn.Module:
     where = str(path)
     _open_regular(path, where)
     header, tensors = _read(path, where)
@@ -345,12 +361,18 @@ def load_compressed(path: str | os.PathLike, model: nn.Module | None = None) -> 
             raise FormatError(f"{where}: layer {name!r} is a {type(module).__name__} in the "
                               "architecture, not a dense or conv layer")
         try:
+            if dense:
+                set_weight_matrix(module, torch.from_numpy(np.array(M.to_dense(), dtype=np.float32)))
+                continue
             new = wrapper.from_module(module, M)
         except ValueError as exc:
             raise FormatError(f"{where}: layer {name!r} does not fit the architecture ({exc})") from None
         parent, _, attr = name.rpartition(".")
         setattr(model.get_submodule(parent) if parent else model, attr, new)
     own = model.state_dict()
+    if dense:  # the decompressed weights are already in place
+        own = {k: v for k, v in own.items()
+               if not (k.endswith(".weight") and k[:-len(".weight")] in matrices)}
     if set(own) != set(header["state"]):
         missing, extra = sorted(set(own) - set(header["state"])), sorted(set(header["state"]) - set(own))
         raise FormatError(f"{where}: parameters do not match the architecture "
@@ -361,6 +383,6 @@ def load_compressed(path: str | os.PathLike, model: nn.Module | None = None) -> 
         if tuple(a.shape) != tuple(ref.shape):
             raise FormatError(f"{where}: {key!r} has shape {a.shape}, the architecture {tuple(ref.shape)}")
         state[key] = torch.from_numpy(np.array(a)).to(ref.dtype)
-    model.load_state_dict(state)
+    model.load_state_dict(state, strict=not dense)
     model.compactnn_header = header
     return model.eval()
