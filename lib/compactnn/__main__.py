@@ -23,6 +23,8 @@ COMMANDS = {
     "report": ("compactnn.report.cli", "rebuild tables and figures from the result files"),
     "bench": ("compactnn.bench", "benchmark the matrix formats against NumPy and SciPy"),
     "train": ("compactnn.nn.train_cli", "train a baseline network and save it (safetensors + JSON)"),
+    "compress": ("compactnn.nn.compress_cli", "compress and retrain a baseline, write one compressed model file"),
+    "evaluate": ("compactnn.nn.evaluate_cli", "run a compressed model file on its test split, time it against dense"),
     "data": ("compactnn.data.cli", "download and verify the full data sets"),
 }
 
