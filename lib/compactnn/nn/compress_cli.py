@@ -238,7 +238,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"file {str(out)} ({size} bytes)")
     for lc in hook.layers:
         M = comp.get_submodule(lc.name).matrix
-        print(f"  {lc.name:<22} {lc.kind:<5} {M.shape[0]}x{M.shape[1]:<8} {M.format:<10} "
+        shape = f"{M.shape[0]}x{M.shape[1]}"
+        print(f"  {lc.name:<22} {lc.kind:<5} {shape:<11} {M.format:<10} "
               f"psi {M.psi:.4f}")
     return 0
 
