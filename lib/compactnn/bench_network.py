@@ -74,14 +74,17 @@ def measure_network(spec: dict, formats=None, *, seed: int = 0) -> "pandas.DataF
             for p in spec["ps"]:
                 block = dense_block(shapes, p, spec["k"], seed)
                 params = sum(n * m + m for n, m in shapes)
+                comps = {name: to_compressed(block, formats=name) for name in names}
+                sizes = {name: sum(mod.matrix.nbytes for mod in comp if hasattr(mod, "matrix"))
+                         + 4 * sum(m for _, m in shapes) for name, comp in comps.items()}
                 for t in spec["threads"]:
                     threads = default_threads if t is None else int(t)
                     torch.set_num_threads(threads)
-                    ratios, sizes = {}, {}
-                    for name in names:
-                        comp = to_compressed(block, formats=name, threads=threads)
-                        sizes[name] = sum(mod.matrix.nbytes for mod in comp if hasattr(mod, "matrix")) + \
-                            4 * sum(m for _, m in shapes)
+                    ratios = {}
+                    for name, comp in comps.items():
+                        for mod in comp:
+                            if hasattr(mod, "matrix"):
+                                mod.threads = threads
                         for b in spec["batches"]:
                             x = torch.randn(b, shapes[0][0], generator=torch.Generator().manual_seed(seed))
 
