@@ -201,6 +201,7 @@ def test_network_table_has_a_row_per_model_p_format_batch_and_threads():
     assert (df["compressed_s"] > 0).all() and (df["dense_s"] > 0).all() and np.isfinite(df["ratio"]).all()
     params = 12 * 16 + 16 + 16 * 5 + 5
     np.testing.assert_allclose(df["psi"], df["nbytes"] / (4.0 * params))
+    assert (df["file_bytes"] >= df["nbytes"]).all()
     assert (df.loc[df["p"] == 99, "nbytes"].max() < df.loc[df["p"] == 90, "nbytes"].min())
     md = bn.network_markdown(df)
     assert md.count("| tiny |") == len(df) and "ratio" in md

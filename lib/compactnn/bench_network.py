@@ -10,7 +10,9 @@ forward pass is timed in pairs against the same block in torch dense
 (:func:`compactnn.timing.time_paired_many`, all pairs of one thread setting
 interleaved), at each batch size, with torch and the kernels on 1 thread and on
 the default.  Each row also gives the block's bytes (the formats' ``nbytes``
-plus float32 biases) and its ``psi`` (those bytes over the dense float32 block).
+plus float32 biases), the size of its model file (``compactnn.nn.save_compressed``;
+the bytes where the package has no model file writer) and its ``psi`` (the bytes
+over the dense float32 block).
 
 A benchmark, not a test: nothing is judged, the table is written as CSV and Markdown.
 """
@@ -28,7 +30,21 @@ NETWORK = {"models": {"small_vgg": None, "vgg19_dense": [(512, 4096), (4096, 409
 NETWORK_QUICK = NETWORK | {"pairs": 5}
 
 COLUMNS = ["model", "p", "k", "format", "batch", "threads", "compressed_s", "dense_s", "ratio",
-           "spread", "nbytes", "psi"]
+           "spread", "nbytes", "file_bytes", "psi"]
+
+
+def _file_bytes(comp, fallback: int) -> int:
+    """Size of the block's compressed model file (``compactnn.nn.save_compressed``), else ``fallback``."""
+    try:
+        from .nn.modelfile import save_compressed
+    except ImportError:  # no model file writer: the stored bytes stand in
+        return fallback
+    import os
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "block.cnn.safetensors")
+        save_compressed(comp, path)
+        return os.path.getsize(path)
 
 
 def _shapes(name: str, shapes):
@@ -77,6 +93,7 @@ def measure_network(spec: dict, formats=None, *, seed: int = 0) -> "pandas.DataF
                 comps = {name: to_compressed(block, formats=name) for name in names}
                 sizes = {name: sum(mod.matrix.nbytes for mod in comp if hasattr(mod, "matrix"))
                          + 4 * sum(m for _, m in shapes) for name, comp in comps.items()}
+                files = {name: _file_bytes(comp, sizes[name]) for name, comp in comps.items()}
                 for t in spec["threads"]:
                     threads = default_threads if t is None else int(t)
                     torch.set_num_threads(threads)
@@ -102,6 +119,7 @@ def measure_network(spec: dict, formats=None, *, seed: int = 0) -> "pandas.DataF
                                      "threads": "default" if t is None else threads,
                                      "compressed_s": pr.a.median, "dense_s": pr.b.median,
                                      "ratio": pr.ratio, "spread": pr.spread, "nbytes": sizes[name],
+                                     "file_bytes": files[name],
                                      "psi": sizes[name] / (4.0 * params)})
     finally:
         torch.set_num_threads(default_threads)
