@@ -172,7 +172,8 @@ def test_run_writes_csv_and_summary_and_strict_fails_on_a_miss(tmp_path, monkeyp
     tiny = {"shapes": [(48, 64)], "densities": (0.1,), "ks": (4,), "skewed_shapes": [(48, 64)],
             "skewed_densities": (0.05,), "batches": (8,), "threads": (1, 2), "repeat": 1}
     monkeypatch.setattr(bench, "QUICK", tiny)
-    args = ["--quick", "--out", str(tmp_path), "--no-progress", "--formats", *FORMATS, "--pairs", "1"]
+    args = ["--quick", "--out", str(tmp_path), "--no-progress", "--formats", *FORMATS, "--pairs", "1",
+            "--no-network"]
     assert bench.main(args) == 0
     csv = pd.read_csv(tmp_path / "formats.csv")
     assert set(csv["format"]) == set(FORMATS)
@@ -185,3 +186,39 @@ def test_run_writes_csv_and_summary_and_strict_fails_on_a_miss(tmp_path, monkeyp
     monkeypatch.setattr(bench, "evaluate_targets", missed)
     assert bench.main(args) == 0
     assert bench.main(args + ["--strict"]) == 1
+
+
+TINY_NETWORK = {"models": {"tiny": [(12, 16), (16, 5)]}, "ps": (90, 99), "k": 4, "batches": (1, 3),
+                "threads": (1, None), "pairs": 1}
+
+
+def test_network_table_has_a_row_per_model_p_format_batch_and_threads():
+    from compactnn import bench_network as bn
+    df = bn.measure_network(TINY_NETWORK, ["sham", "csr"])
+    assert list(df.columns) == bn.COLUMNS
+    assert len(df) == 2 * 2 * 2 * 2
+    assert set(df["threads"]) == {1, "default"} and set(df["batch"]) == {1, 3}
+    assert (df["compressed_s"] > 0).all() and (df["dense_s"] > 0).all() and np.isfinite(df["ratio"]).all()
+    params = 12 * 16 + 16 + 16 * 5 + 5
+    np.testing.assert_allclose(df["psi"], df["nbytes"] / (4.0 * params))
+    assert (df["file_bytes"] >= df["nbytes"]).all()
+    assert (df.loc[df["p"] == 99, "nbytes"].max() < df.loc[df["p"] == 90, "nbytes"].min())
+    md = bn.network_markdown(df)
+    assert md.count("| tiny |") == len(df) and "ratio" in md
+
+
+def test_small_vgg_dense_layers_come_from_the_model_constructor():
+    from compactnn import bench_network as bn
+    shapes = bn._shapes("small_vgg", None)
+    assert len(shapes) >= 2 and shapes[-1][1] == 10
+    assert all(a[1] == b[0] for a, b in zip(shapes, shapes[1:]))
+
+
+def test_run_writes_the_network_table(tmp_path, monkeypatch):
+    from compactnn import bench_network as bn
+    monkeypatch.setattr(bn, "NETWORK_QUICK", TINY_NETWORK)
+    monkeypatch.setattr(bench, "run", lambda args: bench.run_network(args) or 0)
+    assert bench.main(["--quick", "--out", str(tmp_path), "--formats", "sham", "--pairs", "1"]) == 0
+    csv = pd.read_csv(tmp_path / "network.csv")
+    assert list(csv.columns) == bn.COLUMNS and set(csv["format"]) == {"sham"}
+    assert "| tiny |" in (tmp_path / "network.md").read_text()

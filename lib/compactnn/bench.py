@@ -14,7 +14,10 @@ threads) and SciPy CSR measured in the same process.
 
 Writes ``results/bench/formats.csv`` (one row per matrix, format, batch and
 thread count) and ``results/bench/summary.md`` (machine, BLAS kernel, whether
-each target is met, compact tables), both atomically.  ``--quick`` measures
+each target is met, compact tables), both atomically.  Then, unless ``--no-network``, the
+network table of :mod:`compactnn.bench_network` (compressed dense blocks of the
+embedded default and of VGG19 against torch dense) goes to
+``results/bench/network.csv`` and ``network.md``.  ``--quick`` measures
 192 x 1024 and 512 x 4096 only (skewed: 512 x 4096) with 5 samples per median instead of 7 (a minute or two on 2 cores); the 2-thread
 target needs 4096 x 4096 and is then reported as not measured.
 
@@ -134,6 +137,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of matrices and inputs")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if a target is missed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-network", action="store_true",
+                        help="skip the network table (network.csv, network.md: compactnn.bench_network)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,8 +165,22 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         log.info("%-4s %s: %s", "ok" if r["met"] else ("n/a" if r["met"] is None else "MISS"),
                  r["target"], r["value"])
+    if not args.no_network:
+        run_network(args)
     missed = [r for r in results if r["met"] is False]
     return 1 if args.strict and missed else 0
+
+
+def run_network(args: argparse.Namespace) -> None:
+    """Measure and write the network table (:mod:`compactnn.bench_network`) under ``args.out``."""
+    from .bench_network import NETWORK, NETWORK_QUICK, measure_network, write_network
+
+    spec = dict(NETWORK_QUICK if args.quick else NETWORK)
+    if args.pairs:
+        spec["pairs"] = args.pairs
+    df = measure_network(spec, args.formats, seed=args.seed)
+    write_network(df, args.out)
+    log.info("wrote %s/network.csv and %s/network.md", args.out, args.out)
 
 
 # ---- targets -------------------------------------------------------------------------

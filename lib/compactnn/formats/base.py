@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import stat
+import sys
 import zipfile
 from functools import cached_property
 from pathlib import Path
@@ -96,6 +97,26 @@ def check_weights(W: Any) -> np.ndarray:
     return W
 
 
+def _torch_tensor(X: Any) -> bool:
+    """Whether ``X`` is a torch tensor (without importing torch: formats never depend on it)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(X, torch.Tensor)
+
+
+def _weights_from(W: Any) -> Any:
+    """A scipy.sparse matrix, a torch tensor or another format as a NumPy array, converted once."""
+    if isinstance(W, np.ndarray):
+        return W
+    if _torch_tensor(W):
+        torch = sys.modules["torch"]
+        if W.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"weights must be float32 or float64, got {W.dtype}")
+        return W.detach().cpu().numpy()
+    if callable(getattr(W, "toarray", None)):  # scipy.sparse matrices and arrays, MatrixFormat
+        return W.toarray()
+    return W
+
+
 def _smallest_uint(max_value: int) -> np.dtype:
     for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
         if max_value <= np.iinfo(dt).max:
@@ -131,16 +152,18 @@ class MatrixFormat(abc.ABC):
     # ---- construction -------------------------------------------------------
     @classmethod
     def from_dense(cls, W: np.ndarray, **options) -> "MatrixFormat":
-        """Store the dense matrix ``W`` (float32 or float64, finite) exactly.
+        """Store the matrix ``W`` (float32 or float64, finite) exactly.
 
         Parameters
         ----------
-        W : ndarray, shape (n, m)
-            Weights, rows are inputs and columns outputs.
+        W : ndarray, scipy.sparse matrix or array, torch tensor or MatrixFormat, shape (n, m)
+            Weights, rows are inputs and columns outputs.  Sparse input, tensors
+            (detached, copied to the CPU) and other formats are converted to one
+            dense NumPy array first; its dtype is kept.
         **options
             Format-specific options (e.g. ``wordbits`` for Huffman formats).
         """
-        return cls._from_dense(check_weights(W), **options)
+        return cls._from_dense(check_weights(_weights_from(W)), **options)
 
     @classmethod
     @abc.abstractmethod
@@ -149,6 +172,29 @@ class MatrixFormat(abc.ABC):
     @abc.abstractmethod
     def to_dense(self) -> np.ndarray:
         """The stored matrix as a dense array, bit-identical to the input."""
+
+    def toarray(self) -> np.ndarray:
+        """The stored matrix as a dense array: :meth:`to_dense` under scipy.sparse's name."""
+        return self.to_dense()
+
+    def to_scipy(self, kind: str = "csr"):
+        """The stored matrix as a ``scipy.sparse`` array: ``kind`` is ``"csr"`` or ``"csc"``.
+
+        Same shape, dtype and values; explicit zeros are not stored, so its
+        ``nnz`` is this matrix's :attr:`nnz`.
+        """
+        import scipy.sparse as sp
+
+        makers = {"csr": sp.csr_array, "csc": sp.csc_array}
+        if kind not in makers:
+            raise ValueError(f"kind must be 'csr' or 'csc', got {kind!r}")
+        out = makers[kind](self.to_dense())
+        out.eliminate_zeros()
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(f"a {type(self).__name__} matrix is not converted implicitly to a NumPy "
+                        "array (it may be large); call .to_dense() (or .toarray())")
 
     # ---- description --------------------------------------------------------
     @property
@@ -263,6 +309,8 @@ class MatrixFormat(abc.ABC):
     def __rmatmul__(self, X: Any) -> np.ndarray:
         if isinstance(X, MatrixFormat):
             return NotImplemented
+        if _torch_tensor(X):
+            return self._torch_matmul(X)
         try:
             X = np.asarray(X)
         except Exception:
@@ -271,9 +319,23 @@ class MatrixFormat(abc.ABC):
             return NotImplemented
         return self.matmul(X)
 
+    def _torch_matmul(self, X: Any):
+        """``X @ W`` for a torch tensor ``X``: a tensor of X's dtype, on X's device."""
+        torch = sys.modules["torch"]
+        if X.requires_grad and torch.is_grad_enabled():
+            raise ValueError("X requires grad, but the product of a stored matrix is inference "
+                             "only: compute it under torch.no_grad() or pass X.detach()")
+        Xc = X.detach().cpu()
+        if Xc.dtype == torch.bfloat16:  # NumPy has no bfloat16
+            Xc = Xc.to(torch.float32)
+        out = self.matmul(Xc.numpy())
+        return torch.from_numpy(out).to(device=X.device, dtype=X.dtype)
+
     def __matmul__(self, other: Any):
-        # W @ Y is not a product the formats accelerate (they are stored for X @ W).
-        return NotImplemented
+        # W @ Y has no kernel: the formats are stored for X @ W (the C kernels
+        # compute W^T @ X^T), so say which side is supported.
+        raise TypeError(f"W @ Y is not supported: a {type(self).__name__} matrix W computes "
+                        "X @ W (the matrix on the right); for W @ Y use W.to_dense() @ Y")
 
     # ---- files ---------------------------------------------------------------
     def _header(self, arrays: dict[str, np.ndarray]) -> dict:
