@@ -364,3 +364,18 @@ def test_kernels_report_corrupt_arrays(cls):
         _call(cls, n, v, ci, gp, np.zeros(0, u8), vi)
     with pytest.raises(ValueError):
         _native.cer_matmat(4, v, ci, gp, rp, np.ones((5, 2), np.float32), 1)
+
+
+def test_cer_refuses_a_matrix_with_too_many_distinct_values_before_allocating():
+    # 1500 x 1500 all distinct: CER would need ~3.4e9 group pointers (25 GiB)
+    W = np.arange(1, 1500 * 1500 + 1, dtype=np.float32).reshape(1500, 1500)
+    W = np.random.default_rng(0).permutation(W.reshape(-1)).reshape(1500, 1500)
+    with pytest.raises(FormatError, match="distinct values"):
+        CER.from_dense(W)
+    CSER.from_dense(W[:200, :200])   # CSER stores only present groups: no limit
+
+
+def test_cer_group_limit_leaves_quantized_matrices_alone():
+    W = quantized(300, 400, k=256, density=0.5)
+    M = CER.from_dense(W)
+    np.testing.assert_array_equal(M.to_dense(), W)
