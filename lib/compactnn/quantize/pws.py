@@ -60,6 +60,9 @@ class PWS(Quantizer):
     name = "pws"
 
     def _fit_flat(self, x, rng):
+        scaled = _onedim.fit_scaled(lambda xs, r, s: self._fit_flat(xs, r), x, rng)
+        if scaled is not None:
+            return scaled
         if self.k == 1:
             return np.array([np.mean(x, dtype=np.float64)]), np.zeros(x.size, dtype=np.intp)
         edges = sorted_quantiles(np.sort(x), self.k).astype(x.dtype)
