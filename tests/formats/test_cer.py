@@ -379,3 +379,23 @@ def test_cer_group_limit_leaves_quantized_matrices_alone():
     W = quantized(300, 400, k=256, density=0.5)
     M = CER.from_dense(W)
     np.testing.assert_array_equal(M.to_dense(), W)
+
+
+@pytest.mark.parametrize("cls", BOTH)
+@pytest.mark.parametrize("b", [1, 3, 8, 11])
+def test_float32_groups_near_the_float_limit_do_not_overflow(cls, b):
+    # every input 1e38 meets weight 0.5 in one group of 4: the float32 sum of the group
+    # overflows, the product (2e38) does not; with a nonzero implicit value too
+    for implicit in (0.0, 1e-3):
+        W = np.full((6, 3), implicit, dtype=np.float32)
+        W[:4, 0] = W[:4, 1] = 0.5
+        W[4, 2] = 0.25
+        X = np.full((b, 6), 1e38, dtype=np.float32)
+        X[:, 4:] = -1e38
+        want = (X.astype(np.float64) @ W.astype(np.float64)).astype(np.float32)
+        assert np.isfinite(want).all()
+        M = cls.from_dense(W)
+        for threads in (1, 2):
+            got = M.matmul(X, threads=threads)
+            assert np.isfinite(got).all(), got
+            np.testing.assert_allclose(got, want, rtol=1e-6)
