@@ -4,7 +4,9 @@
  * ci[gp[g] .. gp[g+1]-1], which all hold the value values[v(g)], where
  * v(g) = 1 + (g - rp[c]) for CER and v(g) = vi[g] for CSER.  values[0] is the
  * implicit value of every position no group lists.  Per group the inputs are
- * summed first and the sum multiplied once; with a nonzero implicit value the
+ * summed first and the sum multiplied once, in double for both REAL types (a
+ * float group of inputs near 1e38 would overflow a float sum although the
+ * product is representable; the output is rounded to REAL once); with a nonzero implicit value the
  * row also sums the inputs it does not list (O(n) more per row) and adds
  * values[0] times that sum.
  *
@@ -75,7 +77,7 @@ CNN_INLINE int SFX(cser_row)(const SFX(cser_ctx) *k, int64_t c, int64_t t0, cons
     const void *ci = k->ci;
     const int64_t n = k->n;
     const uint64_t un = (uint64_t)n;
-    REAL acc[CNN_CSER_W], s[CNN_CSER_W];
+    double acc[CNN_CSER_W], s[CNN_CSER_W]; /* double: float groups near FLT_MAX must not overflow */
     for (int t = 0; t < W; t++) acc[t] = 0;
     const int64_t g0 = cnn_uint_at(k->rp, c, k->rp_bytes);
     const int64_t g1 = cnn_uint_at(k->rp, c + 1, k->rp_bytes);
@@ -87,7 +89,7 @@ CNN_INLINE int SFX(cser_row)(const SFX(cser_ctx) *k, int64_t c, int64_t t0, cons
         const int64_t v = k->vi ? cnn_uint_at(k->vi, g, k->vi_bytes) : 1 + (g - g0);
         if (W == 1) {
             /* four partial sums: the gathers of one group overlap */
-            REAL s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
             for (; e + 4 <= e1; e += 4) {
                 const int64_t r0 = cnn_uint_at(ci, e, CB), r1 = cnn_uint_at(ci, e + 1, CB);
                 const int64_t r2 = cnn_uint_at(ci, e + 2, CB), r3 = cnn_uint_at(ci, e + 3, CB);
@@ -117,7 +119,7 @@ CNN_INLINE int SFX(cser_row)(const SFX(cser_ctx) *k, int64_t c, int64_t t0, cons
                 if (IMP) mark[r] = 1;
             }
         }
-        const REAL val = values[v];
+        const double val = values[v];
         for (int t = 0; t < W; t++) acc[t] += val * s[t];
     }
     REAL *restrict o = k->out + c * S + t0;
@@ -128,10 +130,10 @@ CNN_INLINE int SFX(cser_row)(const SFX(cser_ctx) *k, int64_t c, int64_t t0, cons
             if (!mark[r])
                 for (int t = 0; t < W; t++) s[t] += xt[r * S + t];
         for (int64_t p = e0; p < e; p++) mark[cnn_uint_at(ci, p, CB)] = 0;
-        const REAL z = values[0];
-        for (int t = 0; t < W; t++) o[t] = acc[t] + z * s[t];
+        const double z = values[0];
+        for (int t = 0; t < W; t++) o[t] = (REAL)(acc[t] + z * s[t]);
     } else {
-        for (int t = 0; t < W; t++) o[t] = acc[t];
+        for (int t = 0; t < W; t++) o[t] = (REAL)acc[t];
     }
     return CNN_OK;
 }

@@ -364,3 +364,38 @@ def test_kernels_report_corrupt_arrays(cls):
         _call(cls, n, v, ci, gp, np.zeros(0, u8), vi)
     with pytest.raises(ValueError):
         _native.cer_matmat(4, v, ci, gp, rp, np.ones((5, 2), np.float32), 1)
+
+
+def test_cer_refuses_a_matrix_with_too_many_distinct_values_before_allocating():
+    # 1500 x 1500 all distinct: CER would need ~3.4e9 group pointers (25 GiB)
+    W = np.arange(1, 1500 * 1500 + 1, dtype=np.float32).reshape(1500, 1500)
+    W = np.random.default_rng(0).permutation(W.reshape(-1)).reshape(1500, 1500)
+    with pytest.raises(FormatError, match="distinct values"):
+        CER.from_dense(W)
+    CSER.from_dense(W[:200, :200])   # CSER stores only present groups: no limit
+
+
+def test_cer_group_limit_leaves_quantized_matrices_alone():
+    W = quantized(300, 400, k=256, density=0.5)
+    M = CER.from_dense(W)
+    np.testing.assert_array_equal(M.to_dense(), W)
+
+
+@pytest.mark.parametrize("cls", BOTH)
+@pytest.mark.parametrize("b", [1, 3, 8, 11])
+def test_float32_groups_near_the_float_limit_do_not_overflow(cls, b):
+    # every input 1e38 meets weight 0.5 in one group of 4: the float32 sum of the group
+    # overflows, the product (2e38) does not; with a nonzero implicit value too
+    for implicit in (0.0, 1e-3):
+        W = np.full((6, 3), implicit, dtype=np.float32)
+        W[:4, 0] = W[:4, 1] = 0.5
+        W[4, 2] = 0.25
+        X = np.full((b, 6), 1e38, dtype=np.float32)
+        X[:, 4:] = -1e38
+        want = (X.astype(np.float64) @ W.astype(np.float64)).astype(np.float32)
+        assert np.isfinite(want).all()
+        M = cls.from_dense(W)
+        for threads in (1, 2):
+            got = M.matmul(X, threads=threads)
+            assert np.isfinite(got).all(), got
+            np.testing.assert_allclose(got, want, rtol=1e-6)

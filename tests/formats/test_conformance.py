@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from compactnn.formats import BREAKDOWN_KEYS, FORMATS, MatrixFormat, get_format, load
 
-from _matrices import (FORMAT_NAMES, accepts_wordbits, build, check_product, format_options,
+from _matrices import (DTYPES, FORMAT_NAMES, accepts_wordbits, build, check_product, format_options,
                        matrices, same_bits)
 
 pytestmark = pytest.mark.kernel  # the Huffman/IM formats run C kernels throughout
@@ -356,3 +356,22 @@ def test_dominant_nonzero_value_does_not_swamp_small_columns(name, options):
     X = np.random.default_rng(0).standard_normal((3, 50)).astype(np.float32)
     for t in (1, 4):
         check_product(M.matmul(X, threads=t), X, W, np.float32)
+
+
+@pytest.mark.parametrize("name, options", format_options())
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zero_weights_of_either_sign_are_skipped_even_for_infinite_inputs(name, options, dtype, request):
+    if name == "dense":   # BLAS multiplies every entry: inf * 0 = NaN
+        request.applymarker(pytest.mark.xfail(strict=True, reason="Dense's product does not skip zeros yet"))
+    # input 1 meets only zero weights (+0.0 and -0.0): skipped, as SciPy does, so inf
+    # there leaves the outputs finite in every format
+    W = np.array([[0.0, -0.0, 1.5, 2.0],
+                  [-0.0, 0.0, -0.0, -0.0],
+                  [1.0, 2.0, 3.0, -0.0]], dtype=dtype)
+    M = build(name, W, options)
+    X = np.array([[1.0, np.inf, 1.0], [2.0, -np.inf, 0.5]], dtype=dtype)
+    for threads in (1, 2):
+        Y = M.matmul(X, threads=threads)
+        assert np.isfinite(Y).all(), f"{name}: {Y}"
+        np.testing.assert_array_equal(Y, X[:, [0, 2]] @ W[[0, 2]])
+    assert M.nnz == np.count_nonzero(W) == 5

@@ -195,3 +195,48 @@ def test_levels_stay_within_the_range_of_the_weights(method):
     w = np.array([0.5, 0.0, 1.0, 2.0])
     codebook, idx = quantize(w, method, k=3)
     check_contract(w, codebook, idx, 3, method)
+
+
+def _fit_bounded(method, w, k, seconds=60.0):
+    """quantize() in a daemon thread, failing instead of hanging past ``seconds``."""
+    import threading
+
+    out = {}
+
+    def run():
+        try:
+            out["r"] = quantize(w, method, k=k, seed=0)
+        except Exception as e:  # noqa: BLE001 - re-raised in the test thread
+            out["e"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"{method} did not return within {seconds} s"
+    if "e" in out:
+        raise out["e"]
+    return out["r"]
+
+
+HUGE = [np.array([-1.7e308, -1e308, -1.0, 0.0, 2.0, 1e308, 1.7e308]),
+        np.concatenate([np.linspace(-1.0, 1.0, 400) * 1.7e308, np.linspace(-1, 1, 200)]),
+        np.linspace(1e200, 1.5e200, 300)]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("case", range(len(HUGE)))
+@pytest.mark.parametrize("k", [1, 2, 4, 16])
+def test_weights_whose_range_overflows_never_hang_nan_or_collapse(method, case, k):
+    w = HUGE[case]
+    cb, idx = _fit_bounded(method, w, k)
+    assert np.isfinite(cb).all()
+    assert 1 <= cb.size <= k
+    e = int(np.frexp(np.abs(w).max())[1])
+    ordinary, _ = quantize(np.ldexp(w, -e), method, k=k, seed=0)   # same weights, max in [0.5, 1)
+    np.testing.assert_allclose(cb, np.ldexp(ordinary, e), rtol=1e-12)   # the fit is scale-free
+    if k > 1 and method != "ecsq":   # ECSQ may merge tiny inputs to one level at any scale
+        assert cb.size > 1, f"{method} returned one level for k={k} on {np.unique(w).size} values"
+    assert cb.min() >= w.min() and cb.max() <= w.max()
+    assert np.array_equal(np.unique(idx), np.arange(cb.size))
+    if k == 1 and method == "pws":
+        assert cb[0] == pytest.approx(np.ldexp(np.mean(np.ldexp(w, -1024)), 1024), rel=1e-9)

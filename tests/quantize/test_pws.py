@@ -55,3 +55,28 @@ def test_unbiased_in_float32_against_the_returned_codebook():
 def test_k_equal_1_gives_the_mean():
     w = np.array([1.0, 2.0, 6.0])
     assert quantize(w, "pws", 1)[0].tolist() == [3.0]
+
+
+def test_sorted_quantiles_equal_numpy_quantile_bit_for_bit():
+    from compactnn.quantize.pws import sorted_quantiles
+
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        for n, k in [(1, 2), (2, 5), (7, 3), (1000, 17), (5000, 70000), (4096, 4096)]:
+            x = (rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4)).astype(dtype)
+            q = np.linspace(0.0, 1.0, k)
+            got = sorted_quantiles(np.sort(x), k)
+            want = np.quantile(x, q)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+
+
+def test_many_levels_on_many_weights_use_the_sorted_quantiles():
+    w = np.random.default_rng(0).standard_normal(262_144).astype(np.float32)
+    from compactnn.quantize.pws import sorted_quantiles
+
+    cb, idx = quantize(w, "pws", k=70_000, seed=1)
+    edges = np.unique(sorted_quantiles(np.sort(w), 70_000).astype(np.float32))
+    assert 60_000 < cb.size <= 70_000
+    assert np.isin(cb, edges).all()           # every level is one of the quantiles
+    assert cb[0] == w.min() and cb[-1] == w.max()

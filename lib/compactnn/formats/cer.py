@@ -75,6 +75,7 @@ from typing import ClassVar
 import numpy as np
 
 from .. import _native
+from ..errors import FormatError
 from . import _coding
 from .base import MatrixFormat, _smallest_uint, expect_array, register, require
 
@@ -114,6 +115,26 @@ def frequency_symbols(flat: np.ndarray):
     return np.ascontiguousarray(distinct[np.argsort(rank)]), pos, sym[pos]
 
 
+#: Groups a CER matrix may have beyond ``4 n m`` (each costs a pointer; see :func:`_check_cer_groups`).
+CER_FREE_GROUPS = 2 ** 24
+
+
+def _check_cer_groups(groups: int, n: int, m: int, k: int) -> None:
+    """Refuse a CER layout of more than ``CER_FREE_GROUPS + 4 n m`` groups.
+
+    A CER row has one group per value up to its last present one, so a matrix
+    with many distinct values needs up to ``m (k - 1)`` group pointers (a
+    1500 x 1500 all-distinct matrix would need 3.4e9 of them, 25 GiB).  Raised
+    before those pointers are allocated; CSER has no such limit.
+    """
+    limit = CER_FREE_GROUPS + 4 * n * m
+    if groups > limit:
+        raise FormatError(
+            f"CER needs {groups} group pointers for a {n}x{m} matrix with {k} distinct values "
+            f"(limit {limit}); CER is meant for few distinct values (quantized weights): "
+            "quantize the matrix first or use CSER")
+
+
 class _GroupedRows(MatrixFormat):
     """Shared by CER and CSER; ``_explicit_values`` says whether groups carry ``vi``."""
 
@@ -147,6 +168,7 @@ class _GroupedRows(MatrixFormat):
             last = np.flatnonzero(np.r_[run_row[1:] != run_row[:-1], True]) if q else starts
             ngroups[run_row[last]] = run_sym[last]      # runs are sorted: the last has the max value
             np.cumsum(ngroups, out=rp[1:])
+            _check_cer_groups(int(rp[-1]), n, m, k)
             sizes = np.zeros(int(rp[-1]), dtype=np.int64)
             sizes[rp[run_row] + run_sym - 1] = np.diff(np.r_[starts, q])
             gp = np.zeros(sizes.size + 1, dtype=np.int64)

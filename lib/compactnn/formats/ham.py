@@ -47,6 +47,7 @@ class HAM(MatrixFormat):
     @classmethod
     def _from_dense(cls, W, wordbits: int = 32):
         n, m = W.shape
+        W = W + W.dtype.type(0.0)   # -0.0 -> +0.0: one zero symbol, skipped by the product
         stream = _coding.encode_segments(np.ascontiguousarray(W.T).reshape(-1),
                                          np.full(m, n, dtype=np.int64), wordbits)
         nnz = n * m - _coding.zero_count(stream.values, stream.counts)

@@ -32,6 +32,7 @@ class IM(MatrixFormat):
     @classmethod
     def _from_dense(cls, W, wordbits: int = 32):
         n, m = W.shape
+        W = W + W.dtype.type(0.0)   # -0.0 -> +0.0: one zero symbol, skipped by the product
         values, inverse, counts = _coding.symbolize(np.ascontiguousarray(W.T).reshape(-1))
         k = values.size
         width = int(np.ceil(np.log2(k))) if k > 1 else 0

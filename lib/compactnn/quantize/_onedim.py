@@ -11,6 +11,40 @@ from typing import NamedTuple
 import numpy as np
 
 
+#: Weights larger in magnitude than this are fitted scaled down by a power of two
+#: (:func:`fit_scaled`): squares, prefix sums and ranges of values near 1.7e308 overflow.
+SCALE_ABOVE = 2.0 ** 400
+
+
+def range_scale(x: np.ndarray) -> float:
+    """Power of two ``s`` with ``max|x * s|`` in ``[0.5, 1)`` when ``max|x| > SCALE_ABOVE``, else ``1.0``.
+
+    Multiplying by a power of two is exact for every value not pushed below the
+    normal range (only values ``2**1022`` times smaller than the largest one lose
+    bits), so a fit on ``x * s`` and a codebook divided by ``s`` are a fit on ``x``
+    in a domain where ``max - min``, squares and sums of many weights stay finite
+    and where ECSQ's tolerances, tuned on ordinary weights, apply.
+    """
+    top = float(np.max(np.abs(x)))
+    if not top > SCALE_ABOVE:
+        return 1.0
+    return float(np.ldexp(1.0, -int(np.frexp(top)[1])))
+
+
+def fit_scaled(fit, x: np.ndarray, rng):
+    """``fit(x * s, rng)`` with levels divided by ``s`` when ``x`` needs scaling, else ``None``.
+
+    ``fit(x_scaled, rng, s)`` fits the scaled weights (a quantizer's ``_fit_flat``,
+    with any parameter in weight units rescaled by ``s``); the caller returns this result when it is
+    not ``None``.  Float32 weights never need it (their magnitude is below ``2**128``).
+    """
+    s = range_scale(x)
+    if s == 1.0:
+        return None
+    levels, idx = fit(x.astype(np.float64) * s, rng, s)
+    return np.asarray(levels, dtype=np.float64) / s, idx
+
+
 class Sorted(NamedTuple):
     """Sorted values with prefix sums of ``xs - shift`` (and of its square, on request).
 

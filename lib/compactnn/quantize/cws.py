@@ -128,6 +128,9 @@ class CWS(Quantizer):
             raise ValueError(f"unknown CWS init {self.init!r}; valid: {', '.join(INITS)}")
 
     def _fit_flat(self, x, rng):
+        scaled = _onedim.fit_scaled(lambda xs, r, s: self._fit_flat(xs, r), x, rng)
+        if scaled is not None:
+            return scaled
         s = _onedim.prepare(x)
         c0 = _init_centroids(s.xs, self.k, self.init, rng, self.init_samples)
         c, bounds = lloyd_1d(s, c0, self.max_iter)

@@ -188,6 +188,13 @@ class ECSQ(Quantizer):
         return dict(tol=self.tol, max_iter=self.max_iter, start_factor=self.start_factor)
 
     def _fit_flat(self, x, rng):
+        def fit(xs, r, s):   # lam is in squared weight units
+            q = self if self.lam is None else dataclasses.replace(self, lam=float(self.lam) * s * s)
+            return q._fit_flat(xs, r)
+
+        scaled = _onedim.fit_scaled(fit, x, rng)
+        if scaled is not None:
+            return scaled
         s = _onedim.prepare(x, squares=True)
         if self.lam is None:
             try:

@@ -104,6 +104,9 @@ class UQ(Quantizer):
     name = "uq"
 
     def _fit_flat(self, x, rng):
+        scaled = _onedim.fit_scaled(lambda xs, r, s: self._fit_flat(xs, r), x, rng)
+        if scaled is not None:
+            return scaled
         xs = np.sort(x).astype(np.float64)  # sorting float32 first is faster
         delta, lo = _search_step(xs, self.k)
         if math.isinf(delta):
