@@ -63,3 +63,13 @@ def test_paper_parameters_name_exactly_the_notebook_parameters(name):
 def test_paper_parameters_reject_an_unknown_notebook():
     with pytest.raises(ValueError, match="01_space"):
         format_study.paper_parameters("03_nothing")
+
+
+def test_walkthrough_runs_with_its_defaults(tmp_path):
+    import papermill as pm
+    nb = pm.execute_notebook(str(NOTEBOOKS / "00_walkthrough.ipynb"), str(tmp_path / "walk.ipynb"),
+                             kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    outputs = json.dumps([c.get("outputs", []) for c in nb["cells"]])
+    assert "traced:" in outputs and "NumPy:" in outputs
+    declared = set(pm.inspect_notebook(str(NOTEBOOKS / "00_walkthrough.ipynb")))
+    assert {"n", "m", "density", "k", "seed"} <= declared

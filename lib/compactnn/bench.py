@@ -37,6 +37,8 @@ import logging
 import sys
 import time
 
+from . import _cli
+
 log = logging.getLogger(__name__)
 
 # Uniform matrices (synthetic_matrix) over shapes x densities x ks, and skewed
@@ -115,14 +117,15 @@ def measure(grid: dict, formats=None, *, seed: int = 0, progress: bool = True):
     return tdf.merge(pd.DataFrame(space), on=KEYS, how="outer")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _check_formats(names) -> None:
+    """Raise :class:`UnknownNameError` for a name that is not a registered format (before measuring)."""
+    from .errors import UnknownNameError
+    from .formats import FORMATS
+
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown:
+        raise UnknownNameError(f"unknown format {', '.join(map(repr, unknown))}; "
+                               f"valid names: {', '.join(FORMATS)}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,10 +134,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="results/bench", help="output directory (default: %(default)s)")
     parser.add_argument("--formats", nargs="+", metavar="NAME",
                         help="formats to measure (default: every registered format)")
-    parser.add_argument("--repeat", type=_positive_int, help="samples per median (default: 7, quick 5)")
-    parser.add_argument("--pairs", type=_positive_int,
+    parser.add_argument("--repeat", type=_cli.positive_int, help="samples per median (default: 7, quick 5)")
+    parser.add_argument("--pairs", type=_cli.positive_int,
                         help="pairs of samples per paired ratio (default: 2 * repeat + 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of matrices and inputs")
+    parser.add_argument("--seed", type=_cli.seed, default=0, help="seed of matrices and inputs")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if a target is missed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-network", action="store_true",
@@ -146,6 +149,9 @@ def run(args: argparse.Namespace) -> int:
     from ._files import write_text_atomic
     from .report.tables import write_csv
 
+    if args.formats:
+        _check_formats(args.formats)
+    _cli.check_writable_dir(args.out)
     grid = dict(QUICK if args.quick else FULL)
     if args.repeat:
         grid["repeat"] = args.repeat

@@ -9,6 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
+from .._cli import positive_float
+
 log = logging.getLogger(__name__)
 
 
@@ -20,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fetch and verify this data set (repeatable)")
     parser.add_argument("--root", default="data", metavar="DIR",
                         help="cache root; files go to DIR/<name>/ (default: data)")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+    parser.add_argument("--timeout", type=positive_float, default=None, metavar="S",
                         help="network timeout in seconds (default: 10)")
 
 

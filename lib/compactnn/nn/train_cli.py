@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import platform
 from pathlib import Path
 
+from .. import _cli
 from .._files import write_with
 from ..errors import UsageError
 
@@ -31,47 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=DEFAULT_DATA,
                         help="data set: mnist5k, digits, mnist, cifar10, davis, kiba (default %(default)s)")
     parser.add_argument("--recipe", help="named configuration (default: '<net>-<data>'), e.g. vgg19-cifar10")
-    parser.add_argument("--epochs", type=_positive_int, help="override the recipe's number of epochs")
-    parser.add_argument("--lr", type=_positive_float, help="override the recipe's learning rate")
-    parser.add_argument("--batch-size", type=_positive_int, help="override the recipe's batch size")
-    parser.add_argument("--patience", type=_positive_int, help="early-stopping patience (epochs)")
-    parser.add_argument("--seed", type=_seed, default=0, help="seed of initialisation, shuffling, split (default %(default)s)")
+    parser.add_argument("--epochs", type=_cli.positive_int, help="override the recipe's number of epochs")
+    parser.add_argument("--lr", type=_cli.positive_float, help="override the recipe's learning rate")
+    parser.add_argument("--batch-size", type=_cli.positive_int, help="override the recipe's batch size")
+    parser.add_argument("--patience", type=_cli.positive_int, help="early-stopping patience (epochs)")
+    parser.add_argument("--seed", type=_cli.seed, default=0, help="seed of initialisation, shuffling, split (default %(default)s)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where to train (default %(default)s: CUDA when available)")
     parser.add_argument("--data-root", default="data", help="cache of the full data sets (default %(default)s)")
     parser.add_argument("--download", action="store_true", help="download missing data files")
     parser.add_argument("--out", help="output folder (default results/baselines/<net>-<data>-s<seed>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
-
-
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if not 0 <= v < 2 ** 32:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return v
 
 
 def run(args: argparse.Namespace) -> int:
