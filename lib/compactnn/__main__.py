@@ -24,6 +24,7 @@ COMMANDS = {
     "bench": ("compactnn.bench", "benchmark the matrix formats against NumPy and SciPy"),
     "train": ("compactnn.nn.train_cli", "train a baseline network and save it (safetensors + JSON)"),
     "data": ("compactnn.data.cli", "download and verify the full data sets"),
+    "sweep": ("compactnn.experiments.sweep", "run a compression grid (YAML) on Dask, resuming finished configurations"),
 }
 
 

@@ -242,3 +242,57 @@ def run_grid(configs: Sequence[CompressConfig], root="results/compress", formats
         row.update({f"time_{f}": v for f, v in r["time_ratio_largest_layer"].items()})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _text(v):
+    """A config value as the record writes it: per-layer lists as ``32-32-2``, None as empty."""
+    if v is None:
+        return ""
+    if isinstance(v, (list, tuple)):
+        return "-".join(f"{x:g}" for x in v)
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
+def run_record(cfg, results=None, formats=None, device: str = "auto") -> dict:
+    """Run one configuration and write its ``compress`` record (rows.csv in long format, record.json last).
+
+    Accepts the :class:`compactnn.experiments.configs.CompressConfig` of a grid.
+    Returns a summary ``{"metric", "performance", "psi"}`` (best dense psi over formats).
+    """
+    import pandas as pd
+
+    from .._files import results_root
+    from ..nn import get_recipe
+    from .records import record_dir, write_record
+
+    t0 = time.perf_counter()
+    recipe = get_recipe(cfg.recipe)
+    net, _, data = cfg.recipe.partition("-")
+    local = CompressConfig(recipe=cfg.recipe, method=cfg.method, target=cfg.target, p=cfg.p, k=cfg.k,
+                           epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed)
+    r = run_config(local, results_root(results) / "compress", formats=formats, device=device,
+                   progress=False)
+    higher = recipe.metric == "accuracy"
+    common = {"recipe": cfg.recipe, "network": net, "dataset": data, "method": cfg.method,
+              "variant": cfg.variant, "target": cfg.target, "p": _text(cfg.p), "k": _text(cfg.k),
+              "p_conv": _text(cfg.p_conv), "k_conv": _text(cfg.k_conv),
+              "unified": cfg.method.lower().removeprefix("pr-").startswith("u"), "label": cfg.label(),
+              "metric": recipe.metric, "higher_is_better": higher, "baseline": r["baseline"],
+              "before": r["before_retraining"], "performance": r["after_retraining"],
+              "delta": r["delta"]}
+    rows = []
+    for scope, key in (("dense", "psi_dense"), ("network", "psi_network")):
+        for fmt, psi in r[key].items():
+            # TODO(bytes): run_config reports psi only; bytes = psi * 4 * entries once it returns entries
+            rows.append(common | {"scope": scope, "format": fmt, "bytes": None, "psi": psi,
+                                  "time_ratio": r["time_ratio_largest_layer"].get(fmt) if scope == "dense" else None})
+    frame = pd.DataFrame(rows)
+    # TODO(model file): write the compressed network with compactnn.nn.save_compressed once it exists
+    extra = {"recipe": cfg.recipe, "network": net, "dataset": data, "metric": recipe.metric,
+             "higher_is_better": higher, "baseline": r["baseline"], "before": r["before_retraining"],
+             "performance": r["after_retraining"], "epochs_run": cfg.epochs, "model_file": None,
+             "torch_threads": r["torch_threads"]}
+    write_record(record_dir("compress", cfg, results), cfg, frame, "compress",
+                 time.perf_counter() - t0, extra)
+    best = min(r["psi_dense"].values()) if r["psi_dense"] else None
+    return {"metric": recipe.metric, "performance": r["after_retraining"], "psi": best}
