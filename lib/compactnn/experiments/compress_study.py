@@ -26,7 +26,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -48,6 +48,9 @@ class CompressConfig:
     epochs: int = field(default=2, metadata={"help": "retraining epochs (best epoch kept)"})
     lr: float = field(default=1e-4, metadata={"help": "retraining learning rate"})
     seed: int = field(default=0, metadata={"help": "seed of baseline, quantizers and retraining"})
+    variant: str = field(default="paper", metadata={"help": "paper, reference or reference-2021 (rule)"})
+    p_conv: Any = field(default=None, metadata={"help": "pruning percentile of the conv layers; None: p"})
+    k_conv: Any = field(default=None, metadata={"help": "codebook size of the conv layers; None: k"})
 
     def __post_init__(self):
         if self.target not in TARGETS:
@@ -60,10 +63,11 @@ class CompressConfig:
     def label(self) -> str:
         parts = [self.method]
         if self.p is not None:
-            parts.append(f"p{self.p:g}")
+            parts.append("p" + _text(self.p))
         if self.k is not None:
-            parts.append(f"k{self.k}")
-        return "/".join(parts) + f" ({self.target})"
+            parts.append("k" + _text(self.k))
+        suffix = "" if self.variant == "paper" else f", {self.variant}"
+        return "/".join(parts) + f" ({self.target}{suffix})"
 
 
 def grid(methods: Sequence[str], ps: Sequence[float], ks: Sequence[int], **common) -> list[CompressConfig]:
@@ -107,10 +111,12 @@ def baseline(recipe_name: str, root: str | os.PathLike = "results/compress", see
     return folder
 
 
-def _spec(cfg: CompressConfig):
+def _spec(cfg: CompressConfig, conv: bool = False):
     from ..nn import TargetSpec
 
-    return TargetSpec.parse(cfg.method, p=cfg.p, k=cfg.k)
+    p = cfg.p_conv if conv and cfg.p_conv is not None else cfg.p
+    k = cfg.k_conv if conv and cfg.k_conv is not None else cfg.k
+    return TargetSpec.parse(cfg.method, p=p, k=k)
 
 
 def layer_bytes(W: np.ndarray, formats: Iterable[str]) -> dict[str, int]:
@@ -166,9 +172,11 @@ def run_config(cfg: CompressConfig, root: str | os.PathLike = "results/compress"
 
     t0 = time.perf_counter()
     model = load_model(base / "model.safetensors")
-    spec = _spec(cfg)
-    hook = compress_model(model, dense=spec if cfg.target in ("dense", "both") else None,
-                          conv=spec if cfg.target in ("conv", "both") else None, seed=cfg.seed)
+    variant = "reference" if cfg.variant.startswith("reference") else cfg.variant
+    rule = cfg.variant if cfg.variant == "reference-2021" else None
+    hook = compress_model(model, dense=_spec(cfg) if cfg.target in ("dense", "both") else None,
+                          conv=_spec(cfg, conv=True) if cfg.target in ("conv", "both") else None,
+                          seed=cfg.seed, variant=variant, rule=rule)
     before = evaluate(model, test, recipe.metric)
     fit_kwargs = {**recipe.fit_kwargs(), "epochs": cfg.epochs, "lr": cfg.lr, "lr_schedule": None}
     fit(model, train, val, hooks=[hook], device=device, seed=cfg.seed, progress=progress, **fit_kwargs)
@@ -269,7 +277,8 @@ def run_record(cfg, results=None, formats=None, device: str = "auto") -> dict:
     recipe = get_recipe(cfg.recipe)
     net, _, data = cfg.recipe.partition("-")
     local = CompressConfig(recipe=cfg.recipe, method=cfg.method, target=cfg.target, p=cfg.p, k=cfg.k,
-                           epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed)
+                           epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed, variant=cfg.variant,
+                           p_conv=cfg.p_conv, k_conv=cfg.k_conv)
     r = run_config(local, results_root(results) / "compress", formats=formats, device=device,
                    progress=False)
     higher = recipe.metric == "accuracy"
