@@ -26,6 +26,7 @@ COMMANDS = {
     "compress": ("compactnn.nn.compress_cli", "compress and retrain a baseline, write one compressed model file"),
     "evaluate": ("compactnn.nn.evaluate_cli", "run a compressed model file on its test split, time it against dense"),
     "data": ("compactnn.data.cli", "download and verify the full data sets"),
+    "sweep": ("compactnn.experiments.sweep", "run a compression grid (YAML) on Dask, resuming finished configurations"),
 }
 
 

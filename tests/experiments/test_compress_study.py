@@ -37,3 +37,26 @@ def test_one_configuration_runs_and_is_read_back_without_retraining(tmp_path, sh
     r2 = cs.run_config(other, tmp_path, formats=formats, device="cpu", progress=False)
     assert r2["baseline"] == r["baseline"] and r2["key"] != r["key"]
     assert (base / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_run_record_writes_a_compress_record_in_long_format(tmp_path, short_recipe):
+    import pandas as pd
+
+    from compactnn.experiments.configs import CompressConfig
+    from compactnn.experiments.records import is_complete, read_record, record_dir
+    from compactnn.experiments.sweep import pending, sweep
+
+    cfg = CompressConfig(recipe=short_recipe, method="pr-cws", p=60, k=4, epochs=1)
+    assert sweep([cfg], tmp_path, workers=0, progress=False) == 1
+    folder = record_dir("compress", cfg, tmp_path)
+    assert is_complete(folder) and pending([cfg], tmp_path) == []
+    meta, rows = read_record(folder)
+    assert meta["kind"] == "compress" and meta["metric"] == "accuracy" and meta["config"]["p"] == 60
+    assert list(rows.columns) == ["recipe", "network", "dataset", "method", "variant", "target", "p", "k",
+                                  "p_conv", "k_conv", "unified", "label", "metric", "higher_is_better",
+                                  "baseline", "before", "performance", "delta", "scope", "format",
+                                  "bytes", "psi", "time_ratio"]
+    assert set(rows["scope"]) == {"dense", "network"}
+    dense = rows[rows["scope"] == "dense"]
+    assert dense["psi"].between(0, 2).all() and not pd.isna(dense["time_ratio"]).all()
+    assert sweep([cfg], tmp_path, workers=0, progress=False) == 0  # done: skipped

@@ -26,7 +26,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -48,6 +48,9 @@ class CompressConfig:
     epochs: int = field(default=2, metadata={"help": "retraining epochs (best epoch kept)"})
     lr: float = field(default=1e-4, metadata={"help": "retraining learning rate"})
     seed: int = field(default=0, metadata={"help": "seed of baseline, quantizers and retraining"})
+    variant: str = field(default="paper", metadata={"help": "paper, reference or reference-2021 (rule)"})
+    p_conv: Any = field(default=None, metadata={"help": "pruning percentile of the conv layers; None: p"})
+    k_conv: Any = field(default=None, metadata={"help": "codebook size of the conv layers; None: k"})
 
     def __post_init__(self):
         if self.target not in TARGETS:
@@ -60,10 +63,11 @@ class CompressConfig:
     def label(self) -> str:
         parts = [self.method]
         if self.p is not None:
-            parts.append(f"p{self.p:g}")
+            parts.append("p" + _text(self.p))
         if self.k is not None:
-            parts.append(f"k{self.k}")
-        return "/".join(parts) + f" ({self.target})"
+            parts.append("k" + _text(self.k))
+        suffix = "" if self.variant == "paper" else f", {self.variant}"
+        return "/".join(parts) + f" ({self.target}{suffix})"
 
 
 def grid(methods: Sequence[str], ps: Sequence[float], ks: Sequence[int], **common) -> list[CompressConfig]:
@@ -107,10 +111,12 @@ def baseline(recipe_name: str, root: str | os.PathLike = "results/compress", see
     return folder
 
 
-def _spec(cfg: CompressConfig):
+def _spec(cfg: CompressConfig, conv: bool = False):
     from ..nn import TargetSpec
 
-    return TargetSpec.parse(cfg.method, p=cfg.p, k=cfg.k)
+    p = cfg.p_conv if conv and cfg.p_conv is not None else cfg.p
+    k = cfg.k_conv if conv and cfg.k_conv is not None else cfg.k
+    return TargetSpec.parse(cfg.method, p=p, k=k)
 
 
 def layer_bytes(W: np.ndarray, formats: Iterable[str]) -> dict[str, int]:
@@ -166,9 +172,11 @@ def run_config(cfg: CompressConfig, root: str | os.PathLike = "results/compress"
 
     t0 = time.perf_counter()
     model = load_model(base / "model.safetensors")
-    spec = _spec(cfg)
-    hook = compress_model(model, dense=spec if cfg.target in ("dense", "both") else None,
-                          conv=spec if cfg.target in ("conv", "both") else None, seed=cfg.seed)
+    variant = "reference" if cfg.variant.startswith("reference") else cfg.variant
+    rule = cfg.variant if cfg.variant == "reference-2021" else None
+    hook = compress_model(model, dense=_spec(cfg) if cfg.target in ("dense", "both") else None,
+                          conv=_spec(cfg, conv=True) if cfg.target in ("conv", "both") else None,
+                          seed=cfg.seed, variant=variant, rule=rule)
     before = evaluate(model, test, recipe.metric)
     fit_kwargs = {**recipe.fit_kwargs(), "epochs": cfg.epochs, "lr": cfg.lr, "lr_schedule": None}
     fit(model, train, val, hooks=[hook], device=device, seed=cfg.seed, progress=progress, **fit_kwargs)
@@ -242,3 +250,58 @@ def run_grid(configs: Sequence[CompressConfig], root="results/compress", formats
         row.update({f"time_{f}": v for f, v in r["time_ratio_largest_layer"].items()})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _text(v):
+    """A config value as the record writes it: per-layer lists as ``32-32-2``, None as empty."""
+    if v is None:
+        return ""
+    if isinstance(v, (list, tuple)):
+        return "-".join(f"{x:g}" for x in v)
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
+def run_record(cfg, results=None, formats=None, device: str = "auto") -> dict:
+    """Run one configuration and write its ``compress`` record (rows.csv in long format, record.json last).
+
+    Accepts the :class:`compactnn.experiments.configs.CompressConfig` of a grid.
+    Returns a summary ``{"metric", "performance", "psi"}`` (best dense psi over formats).
+    """
+    import pandas as pd
+
+    from .._files import results_root
+    from ..nn import get_recipe
+    from .records import record_dir, write_record
+
+    t0 = time.perf_counter()
+    recipe = get_recipe(cfg.recipe)
+    net, _, data = cfg.recipe.partition("-")
+    local = CompressConfig(recipe=cfg.recipe, method=cfg.method, target=cfg.target, p=cfg.p, k=cfg.k,
+                           epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed, variant=cfg.variant,
+                           p_conv=cfg.p_conv, k_conv=cfg.k_conv)
+    r = run_config(local, results_root(results) / "compress", formats=formats, device=device,
+                   progress=False)
+    higher = recipe.metric == "accuracy"
+    common = {"recipe": cfg.recipe, "network": net, "dataset": data, "method": cfg.method,
+              "variant": cfg.variant, "target": cfg.target, "p": _text(cfg.p), "k": _text(cfg.k),
+              "p_conv": _text(cfg.p_conv), "k_conv": _text(cfg.k_conv),
+              "unified": cfg.method.lower().removeprefix("pr-").startswith("u"), "label": cfg.label(),
+              "metric": recipe.metric, "higher_is_better": higher, "baseline": r["baseline"],
+              "before": r["before_retraining"], "performance": r["after_retraining"],
+              "delta": r["delta"]}
+    rows = []
+    for scope, key in (("dense", "psi_dense"), ("network", "psi_network")):
+        for fmt, psi in r[key].items():
+            # TODO(bytes): run_config reports psi only; bytes = psi * 4 * entries once it returns entries
+            rows.append(common | {"scope": scope, "format": fmt, "bytes": None, "psi": psi,
+                                  "time_ratio": r["time_ratio_largest_layer"].get(fmt) if scope == "dense" else None})
+    frame = pd.DataFrame(rows)
+    # TODO(model file): write the compressed network with compactnn.nn.save_compressed once it exists
+    extra = {"recipe": cfg.recipe, "network": net, "dataset": data, "metric": recipe.metric,
+             "higher_is_better": higher, "baseline": r["baseline"], "before": r["before_retraining"],
+             "performance": r["after_retraining"], "epochs_run": cfg.epochs, "model_file": None,
+             "torch_threads": r["torch_threads"]}
+    write_record(record_dir("compress", cfg, results), cfg, frame, "compress",
+                 time.perf_counter() - t0, extra)
+    best = min(r["psi_dense"].values()) if r["psi_dense"] else None
+    return {"metric": recipe.metric, "performance": r["after_retraining"], "psi": best}
