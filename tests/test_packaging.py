@@ -42,8 +42,6 @@ def test_written_files_follow_the_umask(tmp_path):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o644, oct(os.stat(path).st_mode)
 
 
-@pytest.mark.xfail(strict=True, reason="safetensors creates its own 0600 file over the temporary one; "
-                   "atomic_path must chmod the temporary file after the writer ran, before the rename")
 def test_saved_model_file_follows_the_umask(tmp_path):
     pytest.importorskip("torch")
     from compactnn._files import write_with

@@ -45,6 +45,9 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     try:
         os.chmod(tmp, _umask_mode())
         yield Path(tmp)
+        # Writers that replace the file they were given (safetensors does) leave
+        # it with their own mode: give the result the umask's mode again.
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
