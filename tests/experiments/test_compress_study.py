@@ -59,4 +59,22 @@ def test_run_record_writes_a_compress_record_in_long_format(tmp_path, short_reci
     assert set(rows["scope"]) == {"dense", "network"}
     dense = rows[rows["scope"] == "dense"]
     assert dense["psi"].between(0, 2).all() and not pd.isna(dense["time_ratio"]).all()
+    assert (rows["bytes"] > 0).all()
+    net = rows[rows["scope"] == "network"]
+    assert (net["bytes"] >= dense.set_index("format").loc[net["format"], "bytes"].values).all()
+    layers = pd.read_csv(folder / "layers.csv")
+    assert {"layer", "kind", "rows", "cols", "nnz", "distinct"} <= set(layers.columns)
+    assert (layers["distinct"] <= 4).all()
+    # the record ships the compressed network itself, loadable and predicting as the record says
+    from compactnn.nn import load_compressed
+
+    assert meta["model_file"] == "model.cnn.safetensors"
+    model = load_compressed(folder / meta["model_file"])
+    from compactnn.nn.compressed import _Compressed
+
+    mods = {name: m for name, m in model.named_modules() if isinstance(m, _Compressed)}
+    assert sorted(mods) == sorted(layers["layer"])
+    for row in layers.itertuples():
+        W = mods[row.layer].matrix.to_dense()
+        assert W.shape == (row.rows, row.cols) and int((W != 0).sum()) == row.nnz
     assert sweep([cfg], tmp_path, workers=0, progress=False) == 0  # done: skipped

@@ -150,8 +150,13 @@ def _time_ratio(W: np.ndarray, formats: Iterable[str], batch: int = 8, repeat: i
 
 
 def run_config(cfg: CompressConfig, root: str | os.PathLike = "results/compress", formats=None,
-               device: str = "auto", progress: bool = True) -> dict:
-    """Run one configuration, or return its stored result if it already completed."""
+               device: str = "auto", progress: bool = True, model_path=None) -> dict:
+    """Run one configuration, or return its stored result if it already completed.
+
+    With ``model_path``, the retrained network is also written there as one
+    compressed model file (:func:`compactnn.nn.save_compressed`, each layer in
+    its smallest format), unless that file already exists.
+    """
     import torch
 
     from ..data import get_dataset
@@ -160,7 +165,7 @@ def run_config(cfg: CompressConfig, root: str | os.PathLike = "results/compress"
 
     folder = Path(root) / f"{cfg.recipe}-s{cfg.seed}" / "runs" / cfg.key()
     result_path = folder / "result.json"
-    if result_path.exists():
+    if result_path.exists() and (model_path is None or Path(model_path).is_file()):
         return json.loads(result_path.read_text())
     base = baseline(cfg.recipe, root, cfg.seed, device=device, progress=progress)
     base_metrics = json.loads((base / "metrics.json").read_text())
@@ -213,6 +218,12 @@ def run_config(cfg: CompressConfig, root: str | os.PathLike = "results/compress"
             dense_float += 4 * size
             for f in formats:
                 per_format_dense[f] += 4 * size
+    layer_rows = [{"layer": name, "kind": "dense" if name in dense_names else "conv",
+                   "rows": int(W.shape[0]), "cols": int(W.shape[1]),
+                   "nnz": int(np.count_nonzero(W)), "distinct": int(np.unique(W[W != 0]).size),
+                   **{f"bytes_{f}": int(b) for f, b in layer_bytes(
+                       np.ascontiguousarray(W, dtype=np.float32), formats).items()}}
+                  for name, W in compressed.items()]
     psi_dense = {f: per_format_dense[f] / dense_float for f in formats} if dense_float else {}
     psi_net = {f: (per_format_all[f] + other_bytes) / (4 * total_params) for f in formats}
     biggest = max(compressed.values(), key=lambda W: W.size)
@@ -226,11 +237,34 @@ def run_config(cfg: CompressConfig, root: str | os.PathLike = "results/compress"
         "psi_dense": psi_dense, "psi_network": psi_net, "time_ratio_largest_layer": ratios,
         "largest_layer_shape": list(biggest.shape), "seconds": time.perf_counter() - t0,
         "torch_threads": torch.get_num_threads(),
+        "bytes_dense": per_format_dense if dense_float else {},
+        "bytes_network": {f: per_format_all[f] + other_bytes for f in formats},
+        "layers": layer_rows,
     }
+    if model_path is not None:
+        result["model_file_bytes"] = _save_model_file(model, hook, base / "model.safetensors",
+                                                      model_path, cfg, result)
     folder.mkdir(parents=True, exist_ok=True)
     _write_json_atomic(folder / "config.json", dataclasses.asdict(cfg))
     _write_json_atomic(result_path, result)
     return result
+
+
+def _save_model_file(model, hook, baseline: Path, path, cfg, result: dict) -> int:
+    """Write the retrained ``model`` as one compressed model file; returns its size in bytes."""
+    from safetensors import safe_open
+
+    from ..nn.compressed import to_compressed
+    from ..nn.modelfile import save_compressed
+
+    with safe_open(str(baseline), framework="pt") as f:
+        meta = f.metadata() or {}
+    layers = {lc.name: {"method": cfg.method, "k": lc.k, "kind": lc.kind} for lc in hook.layers}
+    comp = to_compressed(model.eval(), hook, formats="smallest")
+    metadata = {"config": dataclasses.asdict(cfg), "metric": result["metric"],
+                "baseline": result["baseline"], "after_retraining": result["after_retraining"]}
+    return save_compressed(comp, path, metadata, net=meta.get("net"),
+                           net_kwargs=json.loads(meta.get("kwargs", "{}")), layers=layers)
 
 
 def run_grid(configs: Sequence[CompressConfig], root="results/compress", formats=None,
@@ -279,8 +313,10 @@ def run_record(cfg, results=None, formats=None, device: str = "auto") -> dict:
     local = CompressConfig(recipe=cfg.recipe, method=cfg.method, target=cfg.target, p=cfg.p, k=cfg.k,
                            epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed, variant=cfg.variant,
                            p_conv=cfg.p_conv, k_conv=cfg.k_conv)
+    folder = record_dir("compress", cfg, results)
+    model_file = folder / "model.cnn.safetensors"
     r = run_config(local, results_root(results) / "compress", formats=formats, device=device,
-                   progress=False)
+                   progress=False, model_path=model_file)
     higher = recipe.metric == "accuracy"
     common = {"recipe": cfg.recipe, "network": net, "dataset": data, "method": cfg.method,
               "variant": cfg.variant, "target": cfg.target, "p": _text(cfg.p), "k": _text(cfg.k),
@@ -292,16 +328,20 @@ def run_record(cfg, results=None, formats=None, device: str = "auto") -> dict:
     rows = []
     for scope, key in (("dense", "psi_dense"), ("network", "psi_network")):
         for fmt, psi in r[key].items():
-            # TODO(bytes): run_config reports psi only; bytes = psi * 4 * entries once it returns entries
-            rows.append(common | {"scope": scope, "format": fmt, "bytes": None, "psi": psi,
+            nbytes = r.get(f"bytes_{scope}", {}).get(fmt)
+            rows.append(common | {"scope": scope, "format": fmt, "bytes": nbytes, "psi": psi,
                                   "time_ratio": r["time_ratio_largest_layer"].get(fmt) if scope == "dense" else None})
     frame = pd.DataFrame(rows)
-    # TODO(model file): write the compressed network with compactnn.nn.save_compressed once it exists
+    if r.get("layers"):
+        from .._files import write_text_atomic
+
+        write_text_atomic(folder / "layers.csv", pd.DataFrame(r["layers"]).to_csv(index=False))
     extra = {"recipe": cfg.recipe, "network": net, "dataset": data, "metric": recipe.metric,
              "higher_is_better": higher, "baseline": r["baseline"], "before": r["before_retraining"],
-             "performance": r["after_retraining"], "epochs_run": cfg.epochs, "model_file": None,
+             "performance": r["after_retraining"], "epochs_run": cfg.epochs,
+             "model_file": model_file.name if model_file.is_file() else None,
              "torch_threads": r["torch_threads"]}
-    write_record(record_dir("compress", cfg, results), cfg, frame, "compress",
+    write_record(folder, cfg, frame, "compress",
                  time.perf_counter() - t0, extra)
     best = min(r["psi_dense"].values()) if r["psi_dense"] else None
     return {"metric": recipe.metric, "performance": r["after_retraining"], "psi": best}
