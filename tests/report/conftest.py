@@ -70,3 +70,9 @@ def compress_records(tmp_path):
     """A results root holding the hand-written compression records of CONFIGS."""
     write_compress_records(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def compress_writer_module():
+    """:func:`write_compress_records`, for module-scoped fixtures."""
+    return write_compress_records
