@@ -58,10 +58,10 @@ def build_report(results=None) -> dict[str, list[Path]]:
         log.info("%s: %d rows from %d record(s) -> %s", kind, len(df), df["record"].nunique(), out / kind)
     rows, layers, metas = read_compress(root)
     if rows is not None:
-        tables = compress.write_tables(rows, layers, out / "compress")
-        figures = compress.plot_fig3(rows, out / "compress")
+        tables = compress.write_tables(rows, layers, root / compress.TABLE_DIR)
+        figures = compress.plot_fig3(rows, root / compress.TABLE_DIR)
         written["compress"] = [p for paths in tables.values() for p in paths] + figures
-        log.info("compress: %d record(s) -> %s", len(metas), out / "compress")
+        log.info("compress: %d record(s) -> %s", len(metas), root / compress.TABLE_DIR)
     else:
         log.info("no compression records under %s", root / "records")
     if not written:

@@ -29,12 +29,15 @@ from ..formats import FORMATS
 from .tables import plot_style, save_figure, write_table
 
 __all__ = ["config_table", "best_performance", "smallest_psi_no_loss", "occupancy", "variant_table",
-           "write_tables", "plot_fig3", "NAMED_FORMATS"]
+           "write_tables", "table_markdown", "plot_fig3", "NAMED_FORMATS", "TABLE_DIR"]
 
 log = logging.getLogger(__name__)
 
 #: The formats the Markdown tables and the figures show beside the best one.
 NAMED_FORMATS = ("sham", "ham", "csr")
+
+#: Where the report writes the compression study's tables and figures, under the results root.
+TABLE_DIR = Path("report") / "compress"
 
 #: Columns that identify one configuration of the grid.
 CONFIG_COLUMNS = ["record", "pair", "recipe", "network", "dataset", "method", "variant", "target", "p", "k",
@@ -216,6 +219,14 @@ def write_tables(rows: pd.DataFrame, layers: pd.DataFrame | None, out_dir) -> di
         log.info("no configuration is present in more than one variant: no variant table")
     return {stem: write_table(full, out_dir, stem, title, shown)
             for stem, (title, full, shown) in tables.items()}
+
+
+def table_markdown(results, stem: str) -> str:
+    """The Markdown of table ``stem`` written under ``<results>/report/compress`` (a note if absent)."""
+    from .._files import results_root
+
+    path = results_root(results) / TABLE_DIR / f"{stem}.md"
+    return path.read_text() if path.is_file() else f"*No table {stem}: no matching compression records.*\n"
 
 
 # ---- Fig. 3 --------------------------------------------------------------------------------
