@@ -110,3 +110,12 @@ def test_fig3_titles_name_network_data_and_metric(compress_records, monkeypatch)
     assert "pr-cws: small_vgg on mnist5k, accuracy" in titles
     assert all(x and y for x, y in labels)
     assert any("(fraction correct)" in y for _, y in labels) and any("float32 bytes" in y for _, y in labels)
+
+
+def test_records_without_dense_rows_give_an_empty_table3_not_an_error(compress_records, tmp_path):
+    rows, layers, _ = records.read_compress(compress_records)
+    rows = rows[rows["scope"] == "network"]
+    cfg = compress.config_table(rows)
+    assert "psi_dense_best" not in cfg and compress.smallest_psi_no_loss(cfg).empty
+    written = compress.write_tables(rows, layers, tmp_path)
+    assert (tmp_path / "occupancy.md").read_text().count("\n") > 4 and "variants" in written

@@ -106,7 +106,8 @@ def config_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _better_first(cfg: pd.DataFrame) -> pd.DataFrame:
     """Best performance first (higher accuracy, lower MSE), ties by the smaller dense ``psi``."""
-    sign = np.where(cfg["higher_is_better"].astype(bool), -1.0, 1.0)
+    higher = cfg["higher_is_better"].map(lambda v: str(v).strip().lower() in ("true", "1"))
+    sign = np.where(higher, -1.0, 1.0)
     psi = cfg["psi_dense_best"] if "psi_dense_best" in cfg else 0.0
     return cfg.assign(_rank=sign * cfg["performance"], _psi=psi).sort_values(
         ["_rank", "_psi"], kind="stable").drop(columns=["_rank", "_psi"])
@@ -128,6 +129,8 @@ def smallest_psi_no_loss(cfg: pd.DataFrame) -> pd.DataFrame:
     No loss means ``delta >= 0`` (performance at least the baseline's); methods
     without such a configuration have no row.
     """
+    if "psi_dense_best" not in cfg:  # no record has a dense scope
+        return cfg.iloc[:0]
     ok = cfg[(cfg["delta"] >= 0) & cfg["psi_dense_best"].notna()]
     picked = ok.sort_values("psi_dense_best", kind="stable").groupby(
         GROUP + ["method", "variant"], sort=False).head(1)
@@ -155,9 +158,8 @@ def variant_table(cfg: pd.DataFrame, layers: pd.DataFrame | None) -> pd.DataFram
         return both
     if layers is not None and "distinct_nonzero" in layers:
         mine = layers[layers["record"].isin(both["record"])]
-        text = mine.groupby("record", sort=False).apply(
-            lambda g: ", ".join(f"{n}:{d}" for n, d in zip(g["layer"], g["distinct_nonzero"])),
-            include_groups=False)
+        text = {key: ", ".join(f"{n}:{d}" for n, d in zip(g["layer"], g["distinct_nonzero"]))
+                for key, g in mine.groupby("record", sort=False)}
         both["distinct_per_layer"] = both["record"].map(text).fillna("")
         counts = mine.pivot_table(index="record", columns="layer", values="distinct_nonzero", aggfunc="first")
         both = both.merge(counts.add_prefix("distinct_"), left_on="record", right_index=True, how="left")
