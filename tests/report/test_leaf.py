@@ -31,3 +31,16 @@ def test_the_check_sees_a_relative_import_of_experiments(tmp_path):
     f = tmp_path / "m.py"
     f.write_text("from ..experiments import records\n")
     assert any("experiments" in n.split(".") for n in _imports(f))
+
+
+def test_importing_every_report_module_loads_nothing_from_experiments():
+    import subprocess
+    import sys
+
+    names = [p.stem for p in sorted(REPORT.glob("*.py")) if p.stem != "__init__"]
+    code = ("import sys, importlib\n"
+            f"for n in {names!r}: importlib.import_module('compactnn.report.' + n)\n"
+            "bad = sorted(m for m in sys.modules if m.startswith('compactnn.experiments'))\n"
+            "print(' '.join(bad))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

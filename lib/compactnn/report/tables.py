@@ -9,8 +9,8 @@ from typing import Iterator, Sequence
 
 from .._files import write_text_atomic, write_with
 
-__all__ = ["write_text_atomic", "write_csv", "markdown_table", "write_markdown", "plot_style",
-           "save_figure"]
+__all__ = ["write_text_atomic", "write_csv", "markdown_table", "write_markdown", "latex_table",
+           "write_table", "plot_style", "save_figure"]
 
 
 def write_csv(df, path: str | os.PathLike) -> Path:
@@ -46,6 +46,46 @@ def write_markdown(df, path: str | os.PathLike, title: str | None = None, floatf
     """A DataFrame as a Markdown file (optionally under a ``# title``), written atomically."""
     head = f"# {title}\n\n" if title else ""
     return write_text_atomic(path, head + markdown_table(df, floatfmt, index=index))
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def latex_table(df, floatfmt: str = ".4g", caption: str | None = None, label: str | None = None) -> str:
+    """A DataFrame as a LaTeX ``tabular`` in booktabs style (inside a ``table`` when captioned)."""
+    cols = [str(c) for c in df.columns]
+    align = "".join("r" if getattr(df[c].dtype, "kind", "O") in "iuf" else "l" for c in df.columns)
+    body = [r"\begin{tabular}{" + align + "}", r"\toprule",
+            " & ".join(_latex_escape(c) for c in cols) + r" \\", r"\midrule"]
+    for row in df.itertuples(index=False):
+        body.append(" & ".join(_latex_escape(_cell(v, floatfmt).replace("\\|", "|")) for v in row) + r" \\")
+    body += [r"\bottomrule", r"\end{tabular}"]
+    if caption is None:
+        return "\n".join(body) + "\n"
+    head = [r"\begin{table}[t]", r"\centering", r"\caption{" + _latex_escape(caption) + "}"]
+    if label:
+        head.append(r"\label{" + label + "}")
+    return "\n".join(head + body + [r"\end{table}"]) + "\n"
+
+
+def write_table(df, out_dir: str | os.PathLike, stem: str, title: str, shown=None,
+                floatfmt: str = ".4g") -> list[Path]:
+    """``stem.csv`` (every column of ``df``), ``stem.md`` and ``stem.tex`` (the ``shown`` frame).
+
+    ``shown`` is the readable view of the same rows (a handful of renamed
+    columns); it defaults to ``df``.  Every file is written atomically.
+    """
+    out = Path(out_dir)
+    shown = df if shown is None else shown
+    return [write_csv(df, out / f"{stem}.csv"),
+            write_markdown(shown, out / f"{stem}.md", title=title, floatfmt=floatfmt),
+            write_text_atomic(out / f"{stem}.tex",
+                              latex_table(shown, floatfmt, caption=title, label=f"tab:{stem}"))]
 
 
 @contextlib.contextmanager
