@@ -103,3 +103,99 @@ def test_save_leaves_no_predictable_temporary_name(tmp_path):
     get_format("csr").from_dense(W).save(tmp_path / "m.npz")
     assert target.read_text() == "keep"
     assert np.array_equal(load(tmp_path / "m.npz").to_dense(), W)
+
+
+# ---- strict per-format header fields ---------------------------------------------
+
+W_NZ = np.array([[0.0, 1.5, 0.0, 2.0], [2.0, 0.0, 0.0, 1.5], [0.0, 0.0, -1.0, 1.5]],
+                dtype=np.float32)
+
+
+def _lies_of(value):
+    """JSON values that are not the integer ``value`` but compare or convert close to it."""
+    out = [float(value), value + 0.9, str(value), None, [value]]
+    if value in (0, 1):
+        out.append(bool(value))
+    return out
+
+
+def _field_cases():
+    cases = []
+    for name in sorted(FORMATS):
+        M = get_format(name).from_dense(W_NZ)
+        for key, value in sorted(M._meta.items()):
+            for lie in _lies_of(value):
+                cases.append(pytest.param(name, key, lie, id=f"{name}-{key}-{lie!r}"))
+    return cases
+
+
+@pytest.mark.parametrize("name, key, lie", _field_cases())
+def test_every_header_field_must_be_a_json_integer(name, key, lie):
+    M = get_format(name).from_dense(W_NZ)
+    with pytest.raises(FormatError):
+        from_parts(*file_parts(M, meta=dict(M._meta, **{key: lie})))
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_header_fields_are_exactly_the_formats_own(name):
+    M = get_format(name).from_dense(W_NZ)
+    from_parts(*file_parts(M))   # the honest file loads
+    with pytest.raises(FormatError, match="header fields"):
+        from_parts(*file_parts(M, meta=dict(M._meta, extra=1)))
+    for key in M._meta:
+        with pytest.raises(FormatError):
+            from_parts(*file_parts(M, meta={k: v for k, v in M._meta.items() if k != key}))
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_nnz_must_be_the_count_the_arrays_imply(name, delta):
+    M = get_format(name).from_dense(W_NZ)
+    assert M.nnz == np.count_nonzero(W_NZ)
+    with pytest.raises(FormatError, match="nnz"):
+        from_parts(*file_parts(M, meta=dict(M._meta, nnz=M.nnz + delta)))
+
+
+@pytest.mark.parametrize("name", ["ham", "im"])
+def test_a_ham_or_im_file_claiming_no_nonzeros_is_refused(name):
+    Wd = np.arange(1, 10, dtype=np.float32).reshape(3, 3)
+    M = get_format(name).from_dense(Wd)
+    with pytest.raises(FormatError, match="nnz"):
+        from_parts(*file_parts(M, meta=dict(M._meta, nnz=0)))
+
+
+@pytest.mark.parametrize("name", ["csr", "csc", "coo"])
+def test_an_explicit_zero_in_a_scipy_format_file_is_refused(name):
+    M = get_format(name).from_dense(W_NZ)
+    arrays = dict(M._arrays())
+    arrays["data"] = arrays["data"].copy()
+    arrays["data"][0] = 0.0
+    with pytest.raises(FormatError, match="zero"):
+        from_parts(*file_parts(M, arrays=arrays, meta=dict(M._meta, nnz=M.nnz - 1)))
+
+
+@pytest.mark.parametrize("version", [0, 2, "1", 1.0, True, None])
+def test_the_version_must_be_one_this_package_reads(version):
+    M = get_format("ham").from_dense(W_NZ)
+    with pytest.raises(FormatError, match="version"):
+        from_parts(*file_parts(M, version=version))
+
+
+def test_a_sham_gap_nnz_beyond_the_stream_is_refused_before_allocating():
+    M = get_format("sham_gap").from_dense(np.eye(64, dtype=np.float32))
+    n, m = 4096, 4096      # within the extent limit: 2**24 entries
+    meta = dict(M._meta, nnz=n * m)
+    with pytest.raises(FormatError, match="nnz"):
+        from_parts(*file_parts(M, meta=meta, shape=[n, m]))
+
+
+def test_a_sham_gap_group_beyond_the_block_limit_is_refused():
+    M = get_format("sham_gap").from_dense(np.eye(64, dtype=np.float32))
+    for group in (2 ** 31, 2 ** 40, 2 ** 70):
+        with pytest.raises(FormatError, match="group"):
+            from_parts(*file_parts(M, meta=dict(M._meta, group=group)))
+
+
+def test_load_of_a_device_raises_at_once():
+    with pytest.raises(FormatError, match="regular file"):
+        load("/dev/null")

@@ -77,6 +77,22 @@ def header_int(meta: dict, key: str, lo: int = 0, hi: int | None = None) -> int:
     return int(v)
 
 
+def check_meta(cls, shape: tuple[int, int], meta: dict) -> None:
+    """The header fields of a ``cls`` file: exactly ``cls.meta_fields``, each a JSON integer.
+
+    ``nnz`` is in ``[0, n*m]`` and ``wordbits`` is 32 or 64; the formats check the
+    rest (and that ``nnz`` is the count their arrays imply).
+    """
+    fields = set(cls.meta_fields)
+    if set(meta) != fields:
+        raise FormatError(f"{cls.format} header fields are {sorted(fields)}, the file has "
+                          f"{sorted(meta)}")
+    for key in sorted(fields):
+        header_int(meta, key, 0, shape[0] * shape[1] if key == "nnz" else None)
+    if "wordbits" in fields and meta["wordbits"] not in (32, 64):
+        raise FormatError(f"header field 'wordbits' must be 32 or 64, got {meta['wordbits']!r}")
+
+
 def check_extent(shape: tuple[int, int], stored_bytes: int, where: str) -> None:
     """Refuse a shape whose extent exceeds the absolute or the per-byte limit."""
     n, m = shape

@@ -39,8 +39,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import FormatError, UnknownNameError
+from ..errors import FormatError, KernelError, UnknownNameError
 from ._limits import FILE_MAGIC, FILE_VERSION, check_header as _check_header
+from ._limits import check_meta as _check_meta
 from ._limits import read_archive as _read_archive
 
 __all__ = ["MatrixFormat", "FORMATS", "register", "get_format", "check_weights",
@@ -141,6 +142,8 @@ class MatrixFormat(abc.ABC):
     threaded: ClassVar[bool] = True
     baseline: ClassVar[bool] = False
     computable_in_c: ClassVar[bool] = True
+    #: The integer header fields (``meta``) a file of this format has, no more, no less.
+    meta_fields: ClassVar[tuple[str, ...]] = ("nnz",)
     #: Stops NumPy from treating instances as arrays, so ``X @ W`` reaches __rmatmul__.
     __array_ufunc__ = None
 
@@ -435,10 +438,12 @@ class MatrixFormat(abc.ABC):
         if header.get("sha256") != MatrixFormat._digest(body, arrays):
             raise FormatError(f"{where}: checksum mismatch (file corrupted)")
         try:
+            _check_meta(cls, shape, meta)
             M = cls._from_arrays(shape, dtype, meta, arrays)
         except FormatError as exc:
             raise FormatError(f"{where}: {exc}") from None
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError, MemoryError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, MemoryError,
+                KernelError) as exc:
             raise FormatError(f"{where}: inconsistent {cls.format} arrays "
                               f"({type(exc).__name__}: {exc})") from None
         expected = set(M._arrays())

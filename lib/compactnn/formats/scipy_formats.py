@@ -50,6 +50,8 @@ class _Compressed(_ScipySparse):
         indices = expect_array(arrays, "indices", (np.int32, np.int64))
         indptr = expect_array(arrays, "indptr", (np.int32, np.int64))
         require(np.isfinite(data).all(), "stored values contain NaN/Inf")
+        require(bool(np.all(data != 0)), "an explicit zero is stored")
+        require(meta["nnz"] == data.size, "bad nnz in header: not the stored entries")
         n_ptr = (shape[0] if cls.format == "csr" else shape[1]) + 1
         n_idx = shape[1] if cls.format == "csr" else shape[0]
         require(indptr.size == n_ptr, f"indptr has {indptr.size} entries, expected {n_ptr}")
@@ -112,6 +114,8 @@ class COO(_ScipySparse):
         col = expect_array(arrays, "col", (np.int32, np.int64))
         require(data.size == row.size == col.size, "data, row and col lengths differ")
         require(np.isfinite(data).all(), "stored values contain NaN/Inf")
+        require(bool(np.all(data != 0)), "an explicit zero is stored")
+        require(meta["nnz"] == data.size, "bad nnz in header: not the stored entries")
         n, m = shape
         require(row.size == 0 or (row.min() >= 0 and row.max() < n), "row index out of range")
         require(col.size == 0 or (col.min() >= 0 and col.max() < m), "column index out of range")
