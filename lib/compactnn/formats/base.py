@@ -378,8 +378,6 @@ class MatrixFormat(abc.ABC):
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as f:
                 np.savez(f, **payload)
-                f.flush()
-                os.fsync(f.fileno())
 
         write_with(path, write)
 
