@@ -174,3 +174,21 @@ def test_two_processes_saving_to_one_path_leave_one_complete_file(tmp_path):
     got = load(target).to_dense()
     assert any(np.array_equal(got, W) for W in Ws)
     assert _leftovers(target.parent, {"m.npz"}) == []
+
+
+def test_save_model_writes_through_a_temporary_file(tmp_path):
+    pytest.importorskip("torch")
+    from compactnn.nn import get_model
+    from compactnn.nn.models import load_model, save_model
+
+    kwargs = dict(num_classes=10, in_channels=1, input_size=28)
+    model = get_model("small_vgg", **kwargs)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (tmp_path / "model.safetensors.tmp").symlink_to(victim)
+    (tmp_path / "model.safetensors").symlink_to(tmp_path / "victim.txt")
+    save_model(model, tmp_path / "model.safetensors", "small_vgg", kwargs)
+    assert victim.read_text() == "keep"
+    assert not (tmp_path / "model.safetensors").is_symlink()
+    assert load_model(tmp_path / "model.safetensors") is not None
+    assert _leftovers(tmp_path, {"model.safetensors", "model.safetensors.tmp", "victim.txt"}) == []

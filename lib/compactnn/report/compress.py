@@ -57,8 +57,9 @@ def plot_grid(df, out_dir: str | os.PathLike, formats=("sham", "ham", "csr")):
               title_fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(out_dir / f"compress_perf_vs_psi.{ext}", dpi=150)
+    from .tables import save_figure
+
+    save_figure(fig, out_dir, "compress_perf_vs_psi")   # each format written atomically
     plt.close(fig)
     return out_dir / "compress_perf_vs_psi.png"
 
