@@ -199,3 +199,80 @@ def test_a_sham_gap_group_beyond_the_block_limit_is_refused():
 def test_load_of_a_device_raises_at_once():
     with pytest.raises(FormatError, match="regular file"):
         load("/dev/null")
+
+
+# ---- archive members that would inflate past what the header lists -----------------
+
+def _replace_member(src, out, fname, data: bytes, deflate: bool = False):
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            if info.filename == fname:
+                zout.writestr(fname, data, compress_type=zipfile.ZIP_DEFLATED if deflate
+                              else zipfile.ZIP_STORED)
+            else:
+                zout.writestr(info, zin.read(info))
+
+
+def test_a_member_whose_npy_header_claims_a_huge_array_is_not_allocated(tmp_path):
+    import tracemalloc
+
+    M = get_format("csr").from_dense(W)
+    header, arrays = file_parts(M)
+    path = tmp_path / "m.npz"
+    _write(path, header, arrays)
+    n = arrays["data"].size
+    # a .npy header for 2**28 float32 (1 GiB) followed by the n values the zip entry holds:
+    # same member size as the honest one, so only the .npy header lies
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False,
+                                               "shape": (2 ** 28,)})
+    honest = io.BytesIO()
+    np.lib.format.write_array(honest, arrays["data"])
+    hdr = buf.getvalue()
+    body = hdr + arrays["data"].tobytes()
+    assert len(hdr) == len(honest.getvalue()) - 4 * n
+    out = tmp_path / "lie.npz"
+    _replace_member(path, out, "a_data.npy", body)
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match="holds a float32 array of shape"):
+            load(out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 24, peak
+
+
+@pytest.mark.parametrize("version", [(3, 0), (9, 9)])
+def test_a_member_of_an_unknown_npy_version_is_refused(tmp_path, version):
+    M = get_format("csr").from_dense(W)
+    header, arrays = file_parts(M)
+    path = tmp_path / "m.npz"
+    _write(path, header, arrays)
+    with zipfile.ZipFile(path) as z:
+        raw = bytearray(z.read("a_data.npy"))
+    raw[6:8] = bytes(version)
+    out = tmp_path / "v.npz"
+    _replace_member(path, out, "a_data.npy", bytes(raw))
+    with pytest.raises(FormatError, match="version"):
+        load(out)
+
+
+def test_a_small_deflated_archive_cannot_inflate_past_the_ratio(tmp_path, monkeypatch):
+    from compactnn.formats import _limits
+
+    M = get_format("dense").from_dense(np.zeros((512, 512), np.float32))   # 1 MiB of zeros
+    header, arrays = file_parts(M)
+    path = tmp_path / "m.npz"
+    _write(path, header, arrays)
+    honest = io.BytesIO()
+    np.lib.format.write_array(honest, arrays["values"])
+    out = tmp_path / "deflated.npz"
+    _replace_member(path, out, "a_values.npy", honest.getvalue(), deflate=True)
+    assert out.stat().st_size < 1 << 14
+    assert np.array_equal(load(out).to_dense(), M.to_dense())    # within the free allowance
+    monkeypatch.setattr(_limits, "FREE_INFLATE_BYTES", 0)
+    with pytest.raises(FormatError, match="COMPACTNN_MAX_INFLATE_RATIO"):
+        load(out)
+    monkeypatch.setenv("COMPACTNN_MAX_INFLATE_RATIO", str(1 << 10))
+    assert np.array_equal(load(out).to_dense(), M.to_dense())

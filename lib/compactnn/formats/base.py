@@ -19,8 +19,12 @@ package knows, each dimension is below ``2**31``, and the extent
 O(nm) formats' work grow with) is at most ``$COMPACTNN_MAX_ENTRIES`` (default
 ``2**34``) and at most ``2**26 + $COMPACTNN_MAX_ENTRIES_PER_BYTE`` (default
 ``2**16``) times the bytes of the stored arrays.  Each archive member's size
-in the zip directory must match the array the header lists; ``nnz`` must be
-the count the arrays imply; only the arrays the format stores may be present.
+in the zip directory, and its own ``.npy`` header, must match the array the
+header lists, and all members together inflate to at most ``2**26`` bytes plus
+``$COMPACTNN_MAX_INFLATE_RATIO`` (default 16) times the archive's size; the
+header fields are exactly the format's integer fields (``nnz``, ``wordbits``,
+...) and ``nnz`` must be the count the arrays imply; only the arrays the
+format stores may be present.
 Past a limit, ``FormatError`` names it and the variable that raises it.
 Only regular files are opened (a FIFO or a device is refused at once).
 """
@@ -415,8 +419,11 @@ class MatrixFormat(abc.ABC):
     @staticmethod
     def _read_zip(f, where: str):
         try:
+            start = f.tell()
+            archive_bytes = f.seek(0, os.SEEK_END) - start
+            f.seek(start)
             with zipfile.ZipFile(f) as z:
-                return _read_archive(z, where)
+                return _read_archive(z, where, archive_bytes)
         except FormatError:
             raise
         except (Exception,) as exc:  # zip, zlib, npy and JSON errors alike
