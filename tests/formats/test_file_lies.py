@@ -276,3 +276,14 @@ def test_a_small_deflated_archive_cannot_inflate_past_the_ratio(tmp_path, monkey
         load(out)
     monkeypatch.setenv("COMPACTNN_MAX_INFLATE_RATIO", str(1 << 10))
     assert np.array_equal(load(out).to_dense(), M.to_dense())
+
+
+@pytest.mark.parametrize("name", ["csr", "csc"])
+def test_a_repeated_index_in_a_compressed_sparse_file_is_refused(name):
+    Wd = np.array([[1.0, 1.0]], dtype=np.float32) if name == "csr" else \
+        np.array([[1.0], [1.0]], dtype=np.float32)
+    M = get_format(name).from_dense(Wd)
+    arrays = dict(M._arrays())
+    arrays["indices"] = np.zeros_like(arrays["indices"])    # both entries at index 0
+    with pytest.raises(FormatError, match="strictly increasing"):
+        from_parts(*file_parts(M, arrays=arrays))

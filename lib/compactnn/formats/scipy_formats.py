@@ -60,6 +60,14 @@ class _Compressed(_ScipySparse):
         require(bool(np.all(np.diff(indptr) >= 0)), "indptr is not non-decreasing")
         require(indices.size == 0 or (int(indices.min()) >= 0 and int(indices.max()) < n_idx),
                 "index out of range")
+        # canonical: indices strictly increase within a row (CSC: column); a repeated
+        # index would be summed by the product and counted twice by nnz
+        if indices.size > 1:
+            first = np.zeros(indices.size, dtype=bool)
+            ptr = indptr.astype(np.int64)
+            first[ptr[:-1][np.diff(ptr) > 0]] = True
+            require(bool(np.all((np.diff(indices.astype(np.int64)) > 0) | first[1:])),
+                    "indices are not strictly increasing within a row (CSC: a column)")
         mat = cls._scipy_cls((data, indices, indptr), shape=shape)
         try:
             mat.check_format(full_check=True)
