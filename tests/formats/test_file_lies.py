@@ -287,3 +287,14 @@ def test_a_repeated_index_in_a_compressed_sparse_file_is_refused(name):
     arrays["indices"] = np.zeros_like(arrays["indices"])    # both entries at index 0
     with pytest.raises(FormatError, match="strictly increasing"):
         from_parts(*file_parts(M, arrays=arrays))
+
+
+@pytest.mark.parametrize("name", ["ham", "im"])
+def test_a_negative_zero_in_a_ham_or_im_codebook_is_refused(name):
+    M = get_format(name).from_dense(W_NZ)
+    arrays = dict(M._arrays())
+    values = arrays["values"].copy()
+    assert values[0] == 0 and not np.signbit(values[0])
+    values[0] = -0.0
+    with pytest.raises(FormatError, match="-0.0"):
+        from_parts(*file_parts(M, arrays={**arrays, "values": values}))

@@ -86,6 +86,11 @@ def check_values(values: np.ndarray) -> None:
     require(bool(np.isfinite(values).all()), "stored values contain NaN/Inf")
 
 
+def check_plus_zero(values: np.ndarray) -> None:
+    """A stored zero is ``+0.0`` (``from_dense`` maps ``-0.0`` to it, so products skip it)."""
+    require(not bool(np.any((values == 0) & np.signbit(values))), "-0.0 is stored; a zero is +0.0")
+
+
 def zero_symbol(values: np.ndarray) -> int:
     """Index of the +0.0 value (all bits zero) in ``values``, or -1."""
     hit = np.flatnonzero(values.view(_UINT_OF[values.dtype]) == 0)

@@ -91,6 +91,7 @@ class HAM(MatrixFormat):
         n, m = shape
         values, len_count, words, col_bits, off = _coding.expect_stream(arrays, dtype, meta, m)
         require(values.size >= 1, "HAM matrix without symbols")
+        _coding.check_plus_zero(values)
         # every codeword has at least one bit: a column shorter than n bits cannot hold n entries
         require(m == 0 or int(np.diff(off).min()) >= n, "a column's bit length cannot hold n entries")
         # the whole stream is decoded once (O(file), bounded memory): it must hold exactly

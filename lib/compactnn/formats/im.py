@@ -105,6 +105,7 @@ class IM(MatrixFormat):
         words = expect_array(arrays, "words", (np.uint32, np.uint64))
         _coding.check_values(values)
         require(values.size >= 1, "IM matrix without values")
+        _coding.check_plus_zero(values)
         width = meta.get("width")
         want = int(np.ceil(np.log2(values.size))) if values.size > 1 else 0
         require(width == want, f"index width {width!r} does not match k={values.size}")
