@@ -298,3 +298,46 @@ def test_a_negative_zero_in_a_ham_or_im_codebook_is_refused(name):
     values[0] = -0.0
     with pytest.raises(FormatError, match="-0.0"):
         from_parts(*file_parts(M, arrays={**arrays, "values": values}))
+
+
+# ---- the counting pass of HAM and IM reads the stream in bounded pieces ------------
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+def test_ham_counts_nnz_in_pieces_of_any_size(monkeypatch, chunk):
+    from compactnn.formats import _coding
+
+    rng = np.random.default_rng(1)
+    Wd = np.where(rng.random((37, 5)) < 0.4, rng.integers(1, 4, (37, 5)), 0).astype(np.float32)
+    M = get_format("ham").from_dense(Wd)
+    monkeypatch.setattr(_coding, "COUNT_CHUNK", chunk)    # columns of 37 symbols: long segments
+    L = from_parts(*file_parts(M))
+    assert L.nnz == np.count_nonzero(Wd)
+    with pytest.raises(FormatError, match="nnz"):
+        from_parts(*file_parts(M, meta=dict(M._meta, nnz=M.nnz + 1)))
+
+
+def test_a_ham_column_whose_codewords_overrun_its_offset_is_refused_in_pieces(monkeypatch):
+    from compactnn.formats import _coding
+
+    Wd = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0]], np.float32)
+    M = get_format("ham").from_dense(Wd)
+    arrays = dict(M._arrays())
+    cb = arrays["col_bits"].copy()
+    cb[1] += 1          # column 0 claims one more bit than its codewords use
+    monkeypatch.setattr(_coding, "COUNT_CHUNK", 1)
+    with pytest.raises(FormatError):
+        from_parts(*file_parts(M, arrays={**arrays, "col_bits": cb}))
+
+
+@pytest.mark.parametrize("chunk", [64, 128])
+def test_im_counts_nnz_in_word_aligned_pieces(monkeypatch, chunk):
+    from compactnn.formats import im
+
+    rng = np.random.default_rng(2)
+    Wd = rng.integers(0, 5, (33, 9)).astype(np.float32)    # k = 5: width 3
+    for wordbits in (32, 64):
+        M = get_format("im").from_dense(Wd, wordbits=wordbits)
+        monkeypatch.setattr(im, "_COUNT_CHUNK", chunk)
+        assert from_parts(*file_parts(M)).nnz == np.count_nonzero(Wd)
+        with pytest.raises(FormatError, match="nnz"):
+            from_parts(*file_parts(M, meta=dict(M._meta, nnz=M.nnz - 1)))
