@@ -158,12 +158,16 @@ def test_to_dense_refuses_column_offsets_that_the_product_refuses(name, options)
 
 
 @pytest.mark.parametrize("name, options", [p for p in format_options() if p.values[0] == "im"])
-def test_im_index_beyond_the_codebook_is_refused_by_both_paths(name, options):
+def test_im_index_beyond_the_codebook_is_refused_at_load_and_by_both_paths(name, options):
     W = np.array([[0.0, 1.0], [2.0, 0.0]], dtype=np.float32)  # k = 3, width 2: index 3 unused
     M = build(name, W, options)
     words = M._arrays()["words"]
     top = np.array(np.iinfo(words.dtype).max, dtype=words.dtype)  # every index reads 3
-    L = from_parts(*file_parts(M, {**M._arrays(), "words": np.full_like(words, top)}))
+    bad = np.full_like(words, top)
+    with pytest.raises(FormatError, match="out of range"):
+        from_parts(*file_parts(M, {**M._arrays(), "words": bad}))
+    # built without load (no counting pass), the paths still refuse the index
+    L = type(M)(M.shape, M.dtype, M.values, bad, M._meta)
     with pytest.raises(FormatError):
         L.to_dense()
     with pytest.raises(FormatError):

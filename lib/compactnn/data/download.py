@@ -53,7 +53,16 @@ def read_record(path: Path) -> str | None:
 
 
 def _write_record(path: Path, digest: str) -> None:
-    record_path(path).write_text(f"{digest}  {path.name}\n")
+    from .._files import write_text_atomic
+
+    write_text_atomic(record_path(path), f"{digest}  {path.name}\n")
+
+
+def _open_own(path: Path, append: bool):
+    """Open ``path`` for writing without following a symlink planted there."""
+    flags = (os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+             | (os.O_APPEND if append else os.O_TRUNC))
+    return os.fdopen(os.open(path, flags, 0o666), "ab" if append else "wb")
 
 
 def _content_range_start(header: str | None) -> int | None:
@@ -81,7 +90,7 @@ def _download(url: str, part: Path, *, timeout: float, size: int | None, progres
             have = 0
         length = resp.headers.get("Content-Length")
         total = have + int(length) if length else size
-        with open(part, "ab" if have else "wb") as f, tqdm(
+        with _open_own(part, append=bool(have)) as f, tqdm(
             total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
             desc=part.name.removesuffix(".part"), disable=not progress,
         ) as bar:
@@ -101,7 +110,7 @@ def _locked(dest: Path):
     except ImportError:  # pragma: no cover - Windows: no locking
         yield
         return
-    with open(dest.with_name(dest.name + ".lock"), "w") as fh:
+    with _open_own(dest.with_name(dest.name + ".lock"), append=True) as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield

@@ -55,14 +55,22 @@ def run_notebook(name: str, params: dict | None = None, out_dir: str | os.PathLi
             pass
     log.info("running %s", src.stem)
     t0 = time.perf_counter()
-    tmp = out.with_name(out.stem + ".running.ipynb")
-    pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(ROOT),
-                        kernel_name=kernel_name or _kernel_name(), progress_bar=False,
-                        log_output=False)
-    os.replace(tmp, out)
-    record = {"digest": digest, "parameters": params, "seconds": round(time.perf_counter() - t0, 1)}
-    from .._files import write_text_atomic
+    from .._files import atomic_path, write_text_atomic
 
+    # papermill writes the executed copy as it goes: into a unique temporary file,
+    # renamed over ``out`` once the notebook finished; a failed run's copy is kept
+    # (also renamed atomically) as ``<name>.failed.ipynb`` to read its traceback
+    failed = out.with_name(out.stem + ".failed.ipynb")
+    with atomic_path(out, suffix=".ipynb") as tmp:
+        try:
+            pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(ROOT),
+                                kernel_name=kernel_name or _kernel_name(), progress_bar=False,
+                                log_output=False)
+        except pm.PapermillExecutionError:
+            with atomic_path(failed, suffix=".ipynb") as keep:
+                os.replace(tmp, keep)
+            raise
+    record = {"digest": digest, "parameters": params, "seconds": round(time.perf_counter() - t0, 1)}
     write_text_atomic(stamp, json.dumps(record, indent=1, default=str))
     log.info("%s done in %.1f s", src.stem, record["seconds"])
     return out
@@ -80,7 +88,9 @@ def _kernel_name() -> str:
         spec_dir.mkdir(parents=True, exist_ok=True)
         spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                 "display_name": "Python (compactnn)", "language": "python"}
-        (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+        from .._files import write_text_atomic
+
+        write_text_atomic(spec_dir / "kernel.json", json.dumps(spec, indent=1))
     if name not in ksm.find_kernel_specs():
         return "python3"
     return name

@@ -86,6 +86,11 @@ def check_values(values: np.ndarray) -> None:
     require(bool(np.isfinite(values).all()), "stored values contain NaN/Inf")
 
 
+def check_plus_zero(values: np.ndarray) -> None:
+    """A stored zero is ``+0.0`` (``from_dense`` maps ``-0.0`` to it, so products skip it)."""
+    require(not bool(np.any((values == 0) & np.signbit(values))), "-0.0 is stored; a zero is +0.0")
+
+
 def zero_symbol(values: np.ndarray) -> int:
     """Index of the +0.0 value (all bits zero) in ``values``, or -1."""
     hit = np.flatnonzero(values.view(_UINT_OF[values.dtype]) == 0)
@@ -95,6 +100,40 @@ def zero_symbol(values: np.ndarray) -> int:
 def zero_count(values: np.ndarray, counts: np.ndarray) -> int:
     """Occurrences of zero, +0.0 and -0.0 alike (both are zero entries for ``nnz``)."""
     return int(counts[values == 0].sum())
+
+
+#: Symbols decoded at a time when a loaded stream is counted (bounds the memory of a load).
+COUNT_CHUNK = 1 << 22
+
+
+def symbol_counts(words: np.ndarray, len_count: np.ndarray, nsym: int, seg_bits: np.ndarray,
+                  per_seg: int) -> np.ndarray:
+    """Occurrences of each canonical symbol in a stream of segments of ``per_seg`` symbols.
+
+    Segment ``i`` is bits ``seg_bits[i]:seg_bits[i+1]`` (int64) and must end exactly
+    there.  The stream is decoded :data:`COUNT_CHUNK` symbols at a time, so counting
+    a loaded matrix costs O(its stream) time and bounded memory.
+    """
+    nseg = seg_bits.size - 1
+    counts = np.zeros(max(nsym, 1), dtype=np.int64)
+    if nseg <= 0 or per_seg == 0:
+        return counts[:nsym]
+    if per_seg <= COUNT_CHUNK:
+        step = max(1, COUNT_CHUNK // per_seg)
+        for s0 in range(0, nseg, step):
+            s1 = min(nseg, s0 + step)
+            sym = _native.huff_decode_segments(words, len_count, nsym, seg_bits[s0:s1 + 1],
+                                               np.arange(s1 - s0 + 1, dtype=np.int64) * per_seg)
+            counts += np.bincount(sym, minlength=counts.size)[:counts.size]
+        return counts[:nsym]
+    for s in range(nseg):       # long segments: decode each in pieces
+        bit, left = int(seg_bits[s]), per_seg
+        while left:
+            sym, bit = _native.huff_decode(words, len_count, nsym, bit, min(left, COUNT_CHUNK))
+            left -= sym.size
+            counts += np.bincount(sym, minlength=counts.size)[:counts.size]
+        require(bit == int(seg_bits[s + 1]), "a column's codewords do not end at its offset")
+    return counts[:nsym]
 
 
 def wordbits_of(words: np.ndarray) -> int:

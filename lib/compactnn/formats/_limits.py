@@ -11,7 +11,19 @@ The rule (also in the docstring of :mod:`compactnn.formats.base`):
   ``r`` is :func:`entries_per_byte` (``$COMPACTNN_MAX_ENTRIES_PER_BYTE``, default
   ``2**16``): a small file cannot describe a huge matrix;
 * every archive member's inflated size, read from the zip directory, matches the
-  dtype and shape the header lists, before anything but the header is inflated.
+  dtype and shape the header lists, before anything but the header is inflated;
+  each member's own ``.npy`` header must list that dtype and shape before its
+  array is allocated;
+* the members together inflate to at most ``2**26`` bytes plus
+  :func:`inflate_ratio` (``$COMPACTNN_MAX_INFLATE_RATIO``, default 16) times the
+  archive's size (``save`` stores members uncompressed: a ratio near 1), so a
+  small deflated archive cannot expand to gigabytes;
+* a file lists exactly its format's integer header fields (:func:`check_meta`).
+
+Each limit that is passed raises :class:`~compactnn.errors.FormatError` naming
+the limit and the environment variable that raises it; the variables are read
+at every load, so ``COMPACTNN_MAX_ENTRIES=... python ...`` or ``os.environ``
+changes apply at once.
 """
 from __future__ import annotations
 
@@ -37,6 +49,10 @@ FREE_ENTRIES = 2 ** 26
 MAX_HEADER_BYTES = 1 << 20
 #: Room for the ``.npy`` header of one member (NumPy pads it to 64 bytes; v2/v3 may be longer).
 NPY_HEADER_SLACK = 1 << 16
+INFLATE_ENV = "COMPACTNN_MAX_INFLATE_RATIO"
+DEFAULT_INFLATE_RATIO = 16
+#: Bytes any archive's members may inflate to, however small the archive.
+FREE_INFLATE_BYTES = 2 ** 26
 _DTYPES = {np.dtype(np.float32).str, np.dtype(np.float64).str}
 
 
@@ -75,6 +91,22 @@ def header_int(meta: dict, key: str, lo: int = 0, hi: int | None = None) -> int:
         rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
         raise FormatError(f"header field {key!r} must be an integer {rng}, got {v!r}")
     return int(v)
+
+
+def check_meta(cls, shape: tuple[int, int], meta: dict) -> None:
+    """The header fields of a ``cls`` file: exactly ``cls.meta_fields``, each a JSON integer.
+
+    ``nnz`` is in ``[0, n*m]`` and ``wordbits`` is 32 or 64; the formats check the
+    rest (and that ``nnz`` is the count their arrays imply).
+    """
+    fields = set(cls.meta_fields)
+    if set(meta) != fields:
+        raise FormatError(f"{cls.format} header fields are {sorted(fields)}, the file has "
+                          f"{sorted(meta)}")
+    for key in sorted(fields):
+        header_int(meta, key, 0, shape[0] * shape[1] if key == "nnz" else None)
+    if "wordbits" in fields and meta["wordbits"] not in (32, 64):
+        raise FormatError(f"header field 'wordbits' must be 32 or 64, got {meta['wordbits']!r}")
 
 
 def check_extent(shape: tuple[int, int], stored_bytes: int, where: str) -> None:
@@ -152,13 +184,54 @@ def check_header(header: Any, where: str):
     return cls, shape, np.dtype(header["dtype"]), dict(meta), spec
 
 
-def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+def inflate_ratio() -> int:
+    """Inflated bytes allowed per byte of the archive (``$COMPACTNN_MAX_INFLATE_RATIO``)."""
+    return _env_int(INFLATE_ENV, DEFAULT_INFLATE_RATIO)
+
+
+def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str,
+                 dtype: str | None = None, shape: list | None = None) -> np.ndarray:
+    """One ``.npy`` member, its own header checked against ``dtype``/``shape`` first.
+
+    The array is allocated only once its ``.npy`` header agrees with what the
+    matrix header lists, and filled from exactly that many inflated bytes.
+    """
+    fname = info.filename
     with z.open(info) as f:
-        return np.lib.format.read_array(f, allow_pickle=False)
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            got_shape, fortran, got_dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            got_shape, fortran, got_dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise FormatError(f"{where}: member {fname} has .npy version {version}")
+        if got_dtype.hasobject or fortran or (dtype is not None and got_dtype.str != dtype) \
+                or (shape is not None and list(got_shape) != list(shape)):
+            raise FormatError(f"{where}: member {fname} holds a {got_dtype} array of shape "
+                              f"{got_shape}{' (Fortran order)' if fortran else ''}, the header "
+                              f"lists {dtype} {tuple(shape) if shape is not None else ''}")
+        nbytes = got_dtype.itemsize * int(np.prod(got_shape, dtype=object))
+        if nbytes > info.file_size:
+            raise FormatError(f"{where}: member {fname} is shorter than its array")
+        out = np.empty(got_shape, dtype=got_dtype)
+        view = memoryview(out.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")
+        done = 0
+        while done < nbytes:
+            got = f.readinto(view[done:])
+            if not got:
+                raise FormatError(f"{where}: member {fname} is truncated")
+            done += got
+        if f.read(1):
+            raise FormatError(f"{where}: member {fname} has bytes after its array")
+    return out
 
 
-def read_archive(z: zipfile.ZipFile, where: str):
-    """(header, arrays) of an open matrix archive, the header checked before inflating arrays."""
+def read_archive(z: zipfile.ZipFile, where: str, archive_bytes: int | None = None):
+    """(header, arrays) of an open matrix archive, the header checked before inflating arrays.
+
+    ``archive_bytes`` (the archive's size) bounds what its members may inflate to:
+    at most ``FREE_INFLATE_BYTES + inflate_ratio() * archive_bytes`` in all.
+    """
     infos = {i.filename: i for i in z.infolist()}
     if len(infos) != len(z.infolist()):
         raise FormatError(f"{where}: archive lists a member twice")
@@ -167,7 +240,7 @@ def read_archive(z: zipfile.ZipFile, where: str):
         raise FormatError(f"{where}: not a compactnn matrix file (no header)")
     if hinfo.file_size > MAX_HEADER_BYTES:
         raise FormatError(f"{where}: header member of {hinfo.file_size} bytes is too large")
-    raw = _read_member(z, hinfo)
+    raw = _read_member(z, hinfo, where)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise FormatError(f"{where}: malformed header member")
     header = json.loads(bytes(raw).decode())
@@ -183,5 +256,13 @@ def read_archive(z: zipfile.ZipFile, where: str):
         if not data < size <= data + NPY_HEADER_SLACK:
             raise FormatError(f"{where}: member {fname} inflates to {size} bytes, the header's "
                               f"{s['dtype']} array of shape {tuple(s['shape'])} needs {data}")
-    arrays = {name: _read_member(z, infos[fname]) for fname, name in members.items()}
+    if archive_bytes is not None:
+        total = sum(i.file_size for i in infos.values())
+        ratio = inflate_ratio()
+        if total > FREE_INFLATE_BYTES + ratio * archive_bytes:
+            raise FormatError(f"{where}: an archive of {archive_bytes} bytes inflates to {total} "
+                              f"bytes, more than {FREE_INFLATE_BYTES} + {ratio} per archive byte; "
+                              f"set ${INFLATE_ENV} to raise it")
+    arrays = {name: _read_member(z, infos[fname], where, spec[name]["dtype"], spec[name]["shape"])
+              for fname, name in members.items()}
     return header, arrays

@@ -19,8 +19,12 @@ package knows, each dimension is below ``2**31``, and the extent
 O(nm) formats' work grow with) is at most ``$COMPACTNN_MAX_ENTRIES`` (default
 ``2**34``) and at most ``2**26 + $COMPACTNN_MAX_ENTRIES_PER_BYTE`` (default
 ``2**16``) times the bytes of the stored arrays.  Each archive member's size
-in the zip directory must match the array the header lists; ``nnz`` must be
-the count the arrays imply; only the arrays the format stores may be present.
+in the zip directory, and its own ``.npy`` header, must match the array the
+header lists, and all members together inflate to at most ``2**26`` bytes plus
+``$COMPACTNN_MAX_INFLATE_RATIO`` (default 16) times the archive's size; the
+header fields are exactly the format's integer fields (``nnz``, ``wordbits``,
+...) and ``nnz`` must be the count the arrays imply; only the arrays the
+format stores may be present.
 Past a limit, ``FormatError`` names it and the variable that raises it.
 Only regular files are opened (a FIFO or a device is refused at once).
 """
@@ -39,8 +43,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import FormatError, UnknownNameError
+from ..errors import FormatError, KernelError, UnknownNameError
 from ._limits import FILE_MAGIC, FILE_VERSION, check_header as _check_header
+from ._limits import check_meta as _check_meta
 from ._limits import read_archive as _read_archive
 
 __all__ = ["MatrixFormat", "FORMATS", "register", "get_format", "check_weights",
@@ -141,6 +146,8 @@ class MatrixFormat(abc.ABC):
     threaded: ClassVar[bool] = True
     baseline: ClassVar[bool] = False
     computable_in_c: ClassVar[bool] = True
+    #: The integer header fields (``meta``) a file of this format has, no more, no less.
+    meta_fields: ClassVar[tuple[str, ...]] = ("nnz",)
     #: Stops NumPy from treating instances as arrays, so ``X @ W`` reaches __rmatmul__.
     __array_ufunc__ = None
 
@@ -375,8 +382,6 @@ class MatrixFormat(abc.ABC):
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as f:
                 np.savez(f, **payload)
-                f.flush()
-                os.fsync(f.fileno())
 
         write_with(path, write)
 
@@ -414,8 +419,11 @@ class MatrixFormat(abc.ABC):
     @staticmethod
     def _read_zip(f, where: str):
         try:
+            start = f.tell()
+            archive_bytes = f.seek(0, os.SEEK_END) - start
+            f.seek(start)
             with zipfile.ZipFile(f) as z:
-                return _read_archive(z, where)
+                return _read_archive(z, where, archive_bytes)
         except FormatError:
             raise
         except (Exception,) as exc:  # zip, zlib, npy and JSON errors alike
@@ -435,10 +443,12 @@ class MatrixFormat(abc.ABC):
         if header.get("sha256") != MatrixFormat._digest(body, arrays):
             raise FormatError(f"{where}: checksum mismatch (file corrupted)")
         try:
+            _check_meta(cls, shape, meta)
             M = cls._from_arrays(shape, dtype, meta, arrays)
         except FormatError as exc:
             raise FormatError(f"{where}: {exc}") from None
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError, MemoryError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, MemoryError,
+                KernelError) as exc:
             raise FormatError(f"{where}: inconsistent {cls.format} arrays "
                               f"({type(exc).__name__}: {exc})") from None
         expected = set(M._arrays())

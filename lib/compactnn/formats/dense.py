@@ -46,4 +46,5 @@ class Dense(MatrixFormat):
         W = expect_array(arrays, "values", dtype, ndim=2)
         require(W.shape == tuple(shape), f"values has shape {W.shape}, header says {shape}")
         require(np.isfinite(W).all(), "stored values contain NaN/Inf")
+        require(meta["nnz"] == np.count_nonzero(W), "bad nnz in header: not the stored nonzeros")
         return cls(W)

@@ -32,6 +32,7 @@ class HAM(MatrixFormat):
 
     format = "ham"
     display_name = "HAM"
+    meta_fields = ("nnz", "wordbits")
 
     def __init__(self, shape, dtype, values, len_count, words, col_bits, meta):
         super().__init__(shape, dtype, meta)
@@ -90,8 +91,12 @@ class HAM(MatrixFormat):
         n, m = shape
         values, len_count, words, col_bits, off = _coding.expect_stream(arrays, dtype, meta, m)
         require(values.size >= 1, "HAM matrix without symbols")
+        _coding.check_plus_zero(values)
         # every codeword has at least one bit: a column shorter than n bits cannot hold n entries
         require(m == 0 or int(np.diff(off).min()) >= n, "a column's bit length cannot hold n entries")
-        nnz = meta.get("nnz")
-        require(isinstance(nnz, int) and 0 <= nnz <= n * m, "bad nnz in header")
+        # the whole stream is decoded once (O(file), bounded memory): it must hold exactly
+        # n codewords per column, and nnz must be the entries that are not zero
+        counts = _coding.symbol_counts(words, len_count, values.size, off, n)
+        nnz = n * m - int(counts[values == 0].sum())
+        require(meta["nnz"] == nnz, f"bad nnz in header: {meta['nnz']}, the stream holds {nnz}")
         return cls(shape, dtype, values, len_count, words, col_bits, meta)

@@ -14,12 +14,41 @@ from . import _coding
 from .base import MatrixFormat, expect_array, register, require
 
 
+#: Indices read at a time when a loaded file is counted (a multiple of 64: word-aligned).
+_COUNT_CHUNK = 1 << 20
+
+
+def _index_counts(words: np.ndarray, width: int, total: int, k: int) -> np.ndarray:
+    """Occurrences of each of the ``k`` values among ``total`` stored indices.
+
+    Read :data:`_COUNT_CHUNK` indices at a time (bounded memory); an index >= k
+    is a :class:`FormatError`.
+    """
+    counts = np.zeros(k, dtype=np.int64)
+    if width == 0:
+        counts[0] = total
+        return counts
+    wb = _coding.wordbits_of(words)
+    weights = (1 << np.arange(width - 1, -1, -1)).astype(np.int64)
+    per_words = _COUNT_CHUNK * width // wb
+    for first in range(0, total, _COUNT_CHUNK):
+        count = min(_COUNT_CHUNK, total - first)
+        w0 = first // _COUNT_CHUNK * per_words
+        bits = huffman.unpack_bits(words[w0:w0 + per_words])[: count * width]
+        idx = bits.reshape(count, width).astype(np.int64) @ weights
+        if int(idx.max()) >= k:
+            raise FormatError("IM index out of range")
+        counts += np.bincount(idx, minlength=k)
+    return counts
+
+
 @register
 class IM(MatrixFormat):
     """Index map: codebook plus fixed-width indices."""
 
     format = "im"
     display_name = "IM"
+    meta_fields = ("nnz", "width", "wordbits")
 
     def __init__(self, shape, dtype, values, words, meta):
         super().__init__(shape, dtype, meta)
@@ -76,12 +105,14 @@ class IM(MatrixFormat):
         words = expect_array(arrays, "words", (np.uint32, np.uint64))
         _coding.check_values(values)
         require(values.size >= 1, "IM matrix without values")
+        _coding.check_plus_zero(values)
         width = meta.get("width")
         want = int(np.ceil(np.log2(values.size))) if values.size > 1 else 0
         require(width == want, f"index width {width!r} does not match k={values.size}")
         wb = _coding.wordbits_of(words)
         require(meta.get("wordbits") == wb, "word size mismatch")
         require(words.size == -(-n * m * width // wb), "index stream has the wrong length")
-        nnz = meta.get("nnz")
-        require(isinstance(nnz, int) and 0 <= nnz <= n * m, "bad nnz in header")
+        counts = _index_counts(words, width, n * m, values.size)
+        nnz = n * m - int(counts[values == 0].sum())
+        require(meta["nnz"] == nnz, f"bad nnz in header: {meta['nnz']}, the indices give {nnz}")
         return cls(shape, dtype, values, words, meta)

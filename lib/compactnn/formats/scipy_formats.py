@@ -50,6 +50,8 @@ class _Compressed(_ScipySparse):
         indices = expect_array(arrays, "indices", (np.int32, np.int64))
         indptr = expect_array(arrays, "indptr", (np.int32, np.int64))
         require(np.isfinite(data).all(), "stored values contain NaN/Inf")
+        require(bool(np.all(data != 0)), "an explicit zero is stored")
+        require(meta["nnz"] == data.size, "bad nnz in header: not the stored entries")
         n_ptr = (shape[0] if cls.format == "csr" else shape[1]) + 1
         n_idx = shape[1] if cls.format == "csr" else shape[0]
         require(indptr.size == n_ptr, f"indptr has {indptr.size} entries, expected {n_ptr}")
@@ -58,6 +60,14 @@ class _Compressed(_ScipySparse):
         require(bool(np.all(np.diff(indptr) >= 0)), "indptr is not non-decreasing")
         require(indices.size == 0 or (int(indices.min()) >= 0 and int(indices.max()) < n_idx),
                 "index out of range")
+        # canonical: indices strictly increase within a row (CSC: column); a repeated
+        # index would be summed by the product and counted twice by nnz
+        if indices.size > 1:
+            first = np.zeros(indices.size, dtype=bool)
+            ptr = indptr.astype(np.int64)
+            first[ptr[:-1][np.diff(ptr) > 0]] = True
+            require(bool(np.all((np.diff(indices.astype(np.int64)) > 0) | first[1:])),
+                    "indices are not strictly increasing within a row (CSC: a column)")
         mat = cls._scipy_cls((data, indices, indptr), shape=shape)
         try:
             mat.check_format(full_check=True)
@@ -112,6 +122,8 @@ class COO(_ScipySparse):
         col = expect_array(arrays, "col", (np.int32, np.int64))
         require(data.size == row.size == col.size, "data, row and col lengths differ")
         require(np.isfinite(data).all(), "stored values contain NaN/Inf")
+        require(bool(np.all(data != 0)), "an explicit zero is stored")
+        require(meta["nnz"] == data.size, "bad nnz in header: not the stored entries")
         n, m = shape
         require(row.size == 0 or (row.min() >= 0 and row.max() < n), "row index out of range")
         require(col.size == 0 or (col.min() >= 0 and col.max() < m), "column index out of range")

@@ -42,6 +42,7 @@ class SHAM(MatrixFormat):
 
     format = "sham"
     display_name = "sHAM"
+    meta_fields = ("nnz", "wordbits")
 
     def __init__(self, shape, dtype, values, len_count, words, col_bits, ri, cb, meta):
         super().__init__(shape, dtype, meta)

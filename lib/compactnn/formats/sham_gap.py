@@ -58,6 +58,7 @@ import math
 import numpy as np
 
 from .. import _native, huffman
+from ..errors import FormatError
 from . import _coding
 from .base import MatrixFormat, _smallest_uint, expect_array, register, require
 from .sham import csc_parts
@@ -158,6 +159,7 @@ class SHAMGap(MatrixFormat):
 
     format = "sham_gap"
     display_name = "sHAM-gap"
+    meta_fields = ("nnz", "wordbits", "group", "lit")
 
     def __init__(self, shape, dtype, values, len_count, gap_syms, gap_len_count, words,
                  blk_bits, meta):
@@ -303,13 +305,14 @@ class SHAMGap(MatrixFormat):
         words = expect_array(arrays, "words", (np.uint32, np.uint64))
         blk_bits = expect_array(arrays, "blk_bits", (np.uint32, np.uint64))
 
-        def is_int(x):
-            return isinstance(x, int) and not isinstance(x, bool)
-
-        group, lit, nnz = meta.get("group"), meta.get("lit"), meta.get("nnz")
-        require(is_int(group) and group >= 1, f"bad group {group!r} in header")
-        require(is_int(lit) and 1 <= lit <= 2 ** 31, f"bad lit {lit!r} in header")
-        require(is_int(nnz) and 0 <= nnz <= n * m, f"bad nnz {nnz!r} in header")
+        group, lit, nnz = meta["group"], meta["lit"], meta["nnz"]   # integers (checked by load)
+        require(1 <= group and group * max(n, 1) <= 2 ** 31,
+                f"bad group {group!r} in header (at most 2**31 positions per block)")
+        require(1 <= lit <= 2 ** 31, f"bad lit {lit!r} in header")
+        # each nonzero costs a gap and a value codeword of at least one bit each: a
+        # larger nnz is a lie, refused before the decoder allocates nnz positions
+        require(2 * nnz <= words.size * _coding.wordbits_of(words),
+                f"bad nnz in header: {nnz} nonzeros cannot fit a stream of {words.size} words")
         require(meta.get("wordbits") == _coding.wordbits_of(words), "word size mismatch")
         _coding.check_values(values)
         require(bool(np.all(values != 0)), "sHAM-gap codebook contains zero")
@@ -323,5 +326,9 @@ class SHAMGap(MatrixFormat):
         require(nblk == 0 or bool(np.any(gap_syms == lit)), "gap code lacks the END symbol")
         require(nnz == 0 or values.size >= 1, "nonzeros without symbols")
         M = cls(shape, dtype, values, len_count, gap_syms, gap_len_count, words, blk_bits, meta)
-        M._decode()  # the whole stream: every gap, row and block end (O(q), in C)
+        try:
+            M._decode()  # the whole stream: every gap, row and block end (O(q), in C)
+        except FormatError as exc:
+            raise FormatError(f"the stream does not decode to the header's nnz={nnz} "
+                              f"nonzeros ({exc})") from None
         return M

@@ -262,11 +262,14 @@ def save_model(model: nn.Module, path, net: str | None = None, kwargs: dict | No
     """
     from safetensors.torch import save_file
 
+    from .._files import write_with
+
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     meta = {"kwargs": json.dumps(kwargs or {})}
     if net is not None:
         meta["net"] = net
-    save_file(state, str(path), metadata=meta)
+    # through a unique temporary file and one rename, like every file the package writes
+    write_with(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
 def load_model(path, model: nn.Module | None = None) -> nn.Module:

@@ -17,7 +17,7 @@ import platform
 from pathlib import Path
 
 from .. import _cli
-from .._files import write_with
+from .._files import write_text_atomic
 from ..errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
         "elapsed_s": elapsed, "train_s": history["train_s"],
         "samples_per_s": history["samples_per_s"], "history": history,
     }
-    write_with(out / "model.safetensors", lambda p: save_model(model, p, recipe.net, kwargs))
-    write_with(out / "metrics.json",
-                  lambda p: Path(p).write_text(json.dumps(metrics, indent=2, default=str) + "\n"))
+    save_model(model, out / "model.safetensors", recipe.net, kwargs)   # written atomically
+    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, default=str) + "\n")
     log.info("wrote %s", out)
     return 0
