@@ -11,7 +11,10 @@ class Dense(MatrixFormat):
     """The matrix as a dense array (``4 n m`` bytes for float32).
 
     The product is NumPy's ``X @ W`` (BLAS, with BLAS's own threads; the
-    ``threads`` argument does not apply).
+    ``threads`` argument does not apply).  BLAS multiplies every entry, so for
+    an ``X`` with Inf or NaN the product goes through SciPy's sparse product
+    instead, which skips the zero weights as every other format does
+    (``inf * 0`` never reaches the output).
     """
 
     format = "dense"
@@ -39,7 +42,11 @@ class Dense(MatrixFormat):
         return {"values": "payload"}
 
     def _matmat(self, X, threads):
-        return X @ self._W
+        if np.isfinite(X).all():
+            return X @ self._W
+        import scipy.sparse as sp
+
+        return np.ascontiguousarray((sp.csc_array(self._W).T @ X.T).T, dtype=self.dtype)
 
     @classmethod
     def _from_arrays(cls, shape, dtype, meta, arrays):
