@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 from cffi import FFI
@@ -67,6 +68,13 @@ def make_builder(asan: bool = False, absolute: bool = False) -> FFI:
 
 ffibuilder = make_builder(asan=False)
 
+def _umask() -> int:
+    """The process umask (the build runs single-threaded, so reading it by setting it is safe)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 if __name__ == "__main__":
     asan = "--asan" in sys.argv
     os.chdir(ROOT)
@@ -75,7 +83,14 @@ if __name__ == "__main__":
     target = ROOT / "lib" / "compactnn" / Path(out).name
     if Path(out).resolve() != target.resolve():
         # Write beside and rename: a running process keeps its mapping of the old file.
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_bytes(Path(out).read_bytes())
-        os.replace(tmp, target)
+        # a fresh temporary name in the target's folder (never a planted symlink), then rename
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(Path(out).read_bytes())
+            os.chmod(tmp, 0o755 & ~_umask())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     print(target)
