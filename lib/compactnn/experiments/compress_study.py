@@ -66,7 +66,7 @@ def baseline(recipe_name: str, seed: int = 0, results=None, device: str = "auto"
     cfg = BaselineConfig(recipe=recipe_name, seed=seed)
     folder = record_dir("baseline", cfg, results)
     if is_complete(folder) and (folder / "model.safetensors").is_file():
-        log.info("%s baseline reused (%s)", recipe_name, folder)
+        log.debug("%s baseline reused (%s)", recipe_name, folder)
         return folder
     recipe = get_recipe(recipe_name)
     log.info("training the %s baseline (%d epochs at most)", recipe_name, recipe.epochs)

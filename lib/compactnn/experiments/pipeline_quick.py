@@ -130,4 +130,6 @@ def _report(results) -> None:
     """The report from the records (``python -m compactnn report --results RESULTS``)."""
     from ..report import cli
 
-    cli.run(argparse.Namespace(results=str(results)))
+    parser = argparse.ArgumentParser(prog="compactnn report")
+    cli.add_arguments(parser)
+    cli.run(parser.parse_args(["--results", str(results)]))

@@ -155,6 +155,10 @@ def best_per_configuration(rows, scope: str = "dense"):
     return best[cols].sort_values(["psi", "delta"], ascending=[True, False]).reset_index(drop=True)
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
 def add_arguments(parser):
     parser.add_argument("grid", help="grid YAML file, or the name of a shipped grid (quick, vgg19-mnist, ...)")
     parser.add_argument("--dry-run", action="store_true",
@@ -179,7 +183,7 @@ def run(args) -> int:
         for device in ("cpu", "gpu"):
             est = grid.estimate_seconds(device, todo)
             if est is not None:
-                print(f"estimated cost on {device}: at most {est / 3600:.1f} h "
+                print(f"estimated cost on {device}: at most {_duration(est)} "
                       f"({grid.epoch_seconds[device]:g} s per epoch)")
         return 0
     t0 = time.perf_counter()
