@@ -86,6 +86,7 @@ def test_quick_grid_has_every_method_target_and_both_variants():
     assert {"ucws", "pr-ucws"} <= {c.method for c in configs}  # unified codebooks
     assert any(isinstance(c.k, tuple) for c in configs)  # per-layer k
     assert any(isinstance(c.p, tuple) for c in configs)  # per-layer p
+    assert len({c.label() for c in configs}) == len(configs)  # one row per label in the report
     for m in ("pr-cws", "pr-pws"):
         assert {c.variant for c in configs if c.method == m} == {"paper", "reference"}
         assert {c.target for c in configs if c.method == m} == {"dense", "conv", "both"}

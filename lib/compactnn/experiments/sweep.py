@@ -135,13 +135,17 @@ def sweep(configs, results=None, *, workers: int = 1, scheduler: str | None = No
 
 
 def grid_records(configs, results=None):
-    """The rows (long format) of every finished record of ``configs``, concatenated."""
+    """The rows (long format) of every finished record of ``configs``, concatenated, with a
+    ``record`` column (the record's key)."""
     import pandas as pd
 
     from .records import read_record
 
-    frames = [read_record(record_dir("compress", c, results))[1] for c in configs
-              if is_complete(record_dir("compress", c, results))]
+    frames = []
+    for c in configs:
+        folder = record_dir("compress", c, results)
+        if is_complete(folder):
+            frames.append(read_record(folder)[1].assign(record=folder.name))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -150,7 +154,7 @@ def best_per_configuration(rows, scope: str = "dense"):
     if rows.empty:
         return rows
     part = rows[rows["scope"] == scope]
-    best = part.loc[part.groupby("label")["psi"].idxmin()]
+    best = part.loc[part.groupby("record" if "record" in part else "label")["psi"].idxmin()]
     cols = ["label", "baseline", "before", "performance", "delta", "format", "psi", "time_ratio"]
     return best[cols].sort_values(["psi", "delta"], ascending=[True, False]).reset_index(drop=True)
 
