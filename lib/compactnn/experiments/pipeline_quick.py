@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ def add_arguments(parser):
                         help="run only this notebook (repeatable), e.g. 01_space; skips the grid "
                              "and the report")
     parser.add_argument("--force", action="store_true", help="rerun notebooks that already completed")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="folder of the executed notebooks (default RESULTS/notebooks)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan (grid size, what is done, notebooks) without running")
 
@@ -100,7 +103,7 @@ def run(args) -> int:
     if args.dry_run:
         print("\n".join(_plan(args, results)))
         return 0
-    out = results / "notebooks"
+    out = Path(args.out) if args.out else results / "notebooks"
     if args.only:
         for name in args.only:
             run_notebook(name, quick_parameters(name, results, args.grid), out_dir=out, force=args.force)
