@@ -22,7 +22,7 @@ import os
 import time
 from pathlib import Path
 
-from .pipeline_quick import REPORT_NOTEBOOK, _report
+from .pipeline_quick import REPORT_NOTEBOOK, write_report
 from .sweep import SCHEDULER_ENV
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def run(args) -> int:
     for name in notebooks:
         params = paper_parameters(name) | {"results": str(results)}
         run_notebook(name, params, out_dir=results / "notebooks", force=args.force)
-    _report(results)
+    write_report(results)
     if notebook_path(REPORT_NOTEBOOK) is not None:
         run_notebook(REPORT_NOTEBOOK, {"results": str(results)}, out_dir=results / "notebooks", force=True)
     return 0

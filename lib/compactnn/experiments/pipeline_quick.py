@@ -122,14 +122,14 @@ def run(args) -> int:
         if notebook_path(name) is None:
             continue
         run_notebook(name, quick_parameters(name, results, args.grid), out_dir=out, force=args.force)
-    _report(results)
+    write_report(results)
     if notebook_path(REPORT_NOTEBOOK) is not None:
         run_notebook(REPORT_NOTEBOOK, {"results": str(results)}, out_dir=out, force=True)
     log.info("quick run done in %.0f s; results in %s", time.perf_counter() - t0, results)
     return 0
 
 
-def _report(results) -> None:
+def write_report(results) -> None:
     """The report from the records (``python -m compactnn report --results RESULTS``)."""
     from ..report import cli
 
