@@ -1,8 +1,8 @@
 # compactnn: every target creates what it needs (virtual environment, C kernels).
-#   make            quick run of the main job on the embedded default (CPU, minutes)
+#   make            quick run of the main job on the embedded default (CPU, minutes; results/)
 #   make test       the whole test suite (+ the sanitizer build of the kernels)
 #   make bench      format benchmark (results/bench/)
-#   make paper      the paper-scale parameter sets (long; GPU recommended for training)
+#   make paper      the four paper grids, format study and report (data first; GPU recommended)
 #   make lab        JupyterLab on notebooks/
 #   make data       download the full data sets into data/ (needs network)
 #   make env        create .venv and install the package (torch pinned by constraints.txt)
@@ -80,7 +80,9 @@ bench: $(NATIVE)
 bench-full: $(NATIVE)
 	$(BENCH_ENV) $(PY) -m compactnn.bench
 
-paper: $(NATIVE)
+# The data sets first (downloaded once, verified after); then the grids, on the
+# GPU when torch sees one, on the Dask cluster at $$DASK_SCHEDULER_ADDRESS if set.
+paper: $(NATIVE) data
 	$(PY) -m compactnn paper
 
 report: $(NATIVE)

@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -81,9 +80,12 @@ def test_every_shipped_grid_expands_and_dry_runs(name, tmp_path, capsys):
 
 def test_quick_grid_has_every_method_target_and_both_variants():
     configs = load_grid("quick").configs
-    methods = {c.method for c in configs}
-    assert {"pr", "cws", "pws", "uq", "ecsq", "pr-cws", "pr-pws", "pr-uq", "pr-ecsq"} <= methods
-    assert any(m.removeprefix("pr-").startswith("u") for m in methods)
+    for m in ("pr", "cws", "pws", "uq", "ecsq", "pr-cws", "pr-pws", "pr-uq", "pr-ecsq"):
+        assert {c.target for c in configs if c.method == m} == {"dense", "conv", "both"}, m
+    assert {"ucws", "pr-ucws"} <= {c.method for c in configs}  # unified codebooks
+    assert any(isinstance(c.k, tuple) for c in configs)  # per-layer k
+    assert any(isinstance(c.p, tuple) for c in configs)  # per-layer p
+    assert len({c.label() for c in configs}) == len(configs)  # one row per label in the report
     for m in ("pr-cws", "pr-pws"):
         assert {c.variant for c in configs if c.method == m} == {"paper", "reference"}
         assert {c.target for c in configs if c.method == m} == {"dense", "conv", "both"}

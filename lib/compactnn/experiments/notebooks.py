@@ -19,8 +19,22 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[3]
-NOTEBOOK_DIR = ROOT / "notebooks"
+
+def _notebook_dir() -> Path:
+    """``notebooks/`` shipped inside the package, else the source tree's top-level ``notebooks/``."""
+    inside = Path(__file__).resolve().parent.parent / "notebooks"
+    if inside.is_dir():
+        return inside
+    return Path(__file__).resolve().parent.parent.parent.parent / "notebooks"
+
+
+NOTEBOOK_DIR = _notebook_dir()
+
+
+def notebook_path(name: str) -> Path | None:
+    """``NOTEBOOK_DIR/<name>.ipynb`` if it exists, else None."""
+    path = NOTEBOOK_DIR / f"{Path(name).stem}.ipynb"
+    return path if path.is_file() else None
 
 
 def _digest(name: str, params: dict) -> str:
@@ -38,9 +52,9 @@ def run_notebook(name: str, params: dict | None = None, out_dir: str | os.PathLi
     import papermill as pm
 
     params = dict(params or {})
-    src = NOTEBOOK_DIR / f"{Path(name).stem}.ipynb"
-    if not src.exists():
-        raise FileNotFoundError(f"no notebook {src}")
+    src = notebook_path(name)
+    if src is None:
+        raise FileNotFoundError(f"no notebook {NOTEBOOK_DIR / (Path(name).stem + '.ipynb')}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / src.name
@@ -63,8 +77,9 @@ def run_notebook(name: str, params: dict | None = None, out_dir: str | os.PathLi
     failed = out.with_name(out.stem + ".failed.ipynb")
     with atomic_path(out, suffix=".ipynb") as tmp:
         try:
-            pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(ROOT),
-                                kernel_name=kernel_name or _kernel_name(), progress_bar=False,
+            pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=os.getcwd(),
+                                kernel_name=kernel_name or _kernel_name(),
+                                progress_bar=sys.stderr.isatty(),  # a bar over cells, terminals only
                                 log_output=False)
         except pm.PapermillExecutionError:
             with atomic_path(failed, suffix=".ipynb") as keep:

@@ -22,7 +22,8 @@ from .records import is_complete, record_dir
 
 log = logging.getLogger(__name__)
 
-__all__ = ["pending", "run_one", "sweep", "add_arguments", "run"]
+__all__ = ["pending", "run_one", "prepare_baselines", "sweep", "grid_records", "best_per_configuration",
+           "add_arguments", "run"]
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 DEFAULT_RUNNER = "compactnn.experiments.sweep:run_one"
@@ -38,6 +39,18 @@ def run_one(cfg, results=None) -> dict:
     from .compress_study import run_record
 
     return run_record(cfg, results)
+
+
+def prepare_baselines(configs, results=None) -> None:
+    """Train (once) the baseline of every recipe and seed of ``configs``, in this process.
+
+    Called before the configurations are handed to the workers, so that they
+    do not race to train the same baseline.
+    """
+    from .compress_study import baseline
+
+    for recipe, seed in dict.fromkeys((c.recipe, c.seed) for c in configs):
+        baseline(recipe, seed, results)
 
 
 def _runner(spec: str):
@@ -73,14 +86,20 @@ def sweep(configs, results=None, *, workers: int = 1, scheduler: str | None = No
     """Run every pending configuration; returns how many ran."""
     from tqdm import tqdm
 
-    todo = pending(configs, results)
-    progress = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(todo), desc="configurations", unit="cfg", disable=not progress)
+    from .._files import results_root
+
+    results = results_root(results)  # absolute: workers may run in another directory
     _runner(runner)  # fail early on a bad runner
-    cores = os.cpu_count() or 1
+    todo = pending(configs, results)
     if not todo:
         return 0
+    progress = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=len(todo), desc="configurations", unit="cfg", disable=not progress)
+    cores = os.cpu_count() or 1
+    baselines = runner == DEFAULT_RUNNER
     if scheduler is None and workers == 0:
+        if baselines:
+            prepare_baselines(todo, results)
         for cfg in todo:
             _log_done(_call(runner, cfg, results, None))
             bar.update()
@@ -99,6 +118,10 @@ def sweep(configs, results=None, *, workers: int = 1, scheduler: str | None = No
                                dashboard_address=None)
         client = Client(cluster)
     try:
+        if baselines:  # one task per baseline, before the configurations that need it
+            groups = dict.fromkeys((c.recipe, c.seed) for c in todo)
+            client.gather([client.submit(prepare_baselines, [c for c in todo if (c.recipe, c.seed) == g],
+                                         results, pure=False) for g in groups])
         futures = [client.submit(_call, runner, cfg, results, threads, pure=False) for cfg in todo]
         for fut in as_completed(futures):
             _log_done(fut.result())
@@ -109,6 +132,35 @@ def sweep(configs, results=None, *, workers: int = 1, scheduler: str | None = No
         if cluster is not None:
             cluster.close()
     return len(todo)
+
+
+def grid_records(configs, results=None):
+    """The rows (long format) of every finished record of ``configs``, concatenated, with a
+    ``record`` column (the record's key)."""
+    import pandas as pd
+
+    from .records import read_record
+
+    frames = []
+    for c in configs:
+        folder = record_dir("compress", c, results)
+        if is_complete(folder):
+            frames.append(read_record(folder)[1].assign(record=folder.name))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def best_per_configuration(rows, scope: str = "dense"):
+    """One row per configuration: its smallest format on ``scope``, sorted by ``psi``."""
+    if rows.empty:
+        return rows
+    part = rows[rows["scope"] == scope]
+    best = part.loc[part.groupby("record" if "record" in part else "label")["psi"].idxmin()]
+    cols = ["label", "baseline", "before", "performance", "delta", "format", "psi", "time_ratio"]
+    return best[cols].sort_values(["psi", "delta"], ascending=[True, False]).reset_index(drop=True)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
 def add_arguments(parser):
@@ -135,7 +187,7 @@ def run(args) -> int:
         for device in ("cpu", "gpu"):
             est = grid.estimate_seconds(device, todo)
             if est is not None:
-                print(f"estimated cost on {device}: at most {est / 3600:.1f} h "
+                print(f"estimated cost on {device}: at most {_duration(est)} "
                       f"({grid.epoch_seconds[device]:g} s per epoch)")
         return 0
     t0 = time.perf_counter()
