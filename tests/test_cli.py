@@ -18,8 +18,10 @@ def run(capsys, *argv):
     (["train", "--batch-size", "-5"], "--batch-size"),
     (["train", "--lr", "nan"], "--lr"),
     (["train", "--seed", "-1"], "--seed"),
-    (["train", "--net", "nosuch"], "unknown recipe"),
-    (["train", "--data", "mnist"], "unknown recipe"),
+    (["train", "--net", "nosuch"], "unknown network"),
+    (["train", "--data", "nosuch"], "unknown data set"),
+    (["train", "--data", "mnist"], "does not fit --net small_vgg"),
+    (["train", "--recipe", "nosuch"], "unknown recipe"),
     (["train", "--device", "tpu"], "--device"),
 ])
 def test_train_user_errors_exit_2_on_one_line(capsys, tmp_path, argv, says):

@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from .models import save_model
     from .recipes import get_recipe, train_recipe
 
+    if args.recipe is None:
+        _check_net_data(args.net, args.data)
     recipe = get_recipe(args.recipe or f"{args.net}-{args.data}")
     overrides = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
                  "patience": args.patience}
@@ -84,3 +86,19 @@ def run(args: argparse.Namespace) -> int:
     write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, default=str) + "\n")
     log.info("wrote %s", out)
     return 0
+
+
+def _check_net_data(net: str, data: str) -> None:
+    """A clear error for an unknown network or data set, or a pair without a recipe."""
+    from ..data import DATASETS
+    from .recipes import RECIPES
+
+    pairs = {(r.net, r.data) for name, r in RECIPES.items() if not name.endswith("-reference")}
+    nets = sorted({n for n, _ in pairs})
+    if net not in nets:
+        raise UsageError(f"--net {net!r}: unknown network; valid: {', '.join(nets)}")
+    if data not in DATASETS:
+        raise UsageError(f"--data {data!r}: unknown data set; valid: {', '.join(DATASETS)}")
+    if (net, data) not in pairs:
+        fits = sorted(d for n, d in pairs if n == net)
+        raise UsageError(f"--data {data!r} does not fit --net {net}: it trains on {', '.join(fits)}")

@@ -25,7 +25,15 @@ __all__ = ["add_arguments", "build_report", "run"]
 
 log = logging.getLogger(__name__)
 
+
 def add_arguments(parser):
+    parser.description = (
+        "Rebuild the report from the records under RESULTS/records/ alone (nothing is "
+        "measured, no notebook is run): RESULTS/report/space/ and report/time/ (format "
+        "study tables and figures), RESULTS/report/compress/ (Tables II and III, the "
+        "occupancy and variant tables as CSV, Markdown and LaTeX; the Fig. 3 analogue), "
+        "RESULTS/report/notebooks/ (the notebooks already executed under "
+        "RESULTS/notebooks/, 00_walkthrough to 04_report, as HTML) and RESULTS/index.html.")
     parser.add_argument("--results", metavar="DIR",
                         help="results root (default: $COMPACTNN_RESULTS or ./results)")
 
