@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from compactnn.errors import UnknownNameError
+from compactnn.errors import UsageError
 from compactnn.nn import MODELS, RECIPES, Recipe, evaluate, get_recipe, load_model
 from compactnn.nn import train_cli
 
@@ -41,7 +41,7 @@ def test_train_writes_safetensors_and_metrics(tmp_path):
 
 
 def test_unknown_net_data_pair_is_an_error(tmp_path):
-    with pytest.raises(UnknownNameError, match="recipe"):
+    with pytest.raises(UsageError, match="does not fit --net deepdta: it trains on davis, kiba"):
         train_cli.run(parse("--net", "deepdta", "--data", "mnist5k", "--out", str(tmp_path)))
 
 
