@@ -87,7 +87,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     when the block starts, so writers that open it by name (``np.savez``,
     ``safetensors``, ``fig.savefig``, papermill) write into a file that this
     process created.  ``suffix`` keeps an extension that such writers look at
-    (``".png"``).  After the block the file gets the mode a plain ``open()``
+    (``".png"``: the name ends ``.tmp.png``).  After the block the file gets the mode a plain ``open()``
     would give under the current umask (writers that replace the file they were
     given leave their own), is flushed to disk and renamed over ``path``; a
     symlink at ``path`` is replaced, never followed.  On an exception the
@@ -95,7 +95,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix + ".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + suffix)
     try:
         os.fchmod(fd, _umask_mode())
         os.close(fd)

@@ -1,6 +1,7 @@
 """Grids expand and validate; the sweep command skips finished configurations and resumes after a kill."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -89,6 +90,9 @@ def test_quick_grid_has_every_method_target_and_both_variants():
     for m in ("pr-cws", "pr-pws"):
         assert {c.variant for c in configs if c.method == m} == {"paper", "reference"}
         assert {c.target for c in configs if c.method == m} == {"dense", "conv", "both"}
+    # every reference configuration has its paper twin: the report's variant table pairs them
+    reference = [c for c in configs if c.variant == "reference"]
+    assert reference and all(dataclasses.replace(c, variant="paper") in configs for c in reference)
 
 
 def test_paper_grids_use_per_layer_k():
