@@ -50,3 +50,31 @@ def test_a_failed_run_keeps_its_copy_and_leaves_the_previous_result(tmp_path, mo
     assert previous.read_text() == "previous"
     assert (tmp_path / f"{name}.failed.ipynb").read_text() == '{"cells": "executed"}'
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([previous.name, f"{name}.failed.ipynb"])
+
+
+def test_a_completed_run_is_skipped_until_its_parameters_or_inputs_change(tmp_path, monkeypatch):
+    name = _name()
+    calls = []
+
+    def execute_notebook(src, out, **kwargs):
+        calls.append(kwargs.get("parameters"))
+        Path(out).write_text('{"cells": "executed"}')
+    monkeypatch.setattr(pm, "execute_notebook", execute_notebook)
+    run = lambda **kw: notebooks.run_notebook(name, out_dir=tmp_path, kernel_name="python3", **kw)  # noqa: E731
+    run(params={"a": 1}, inputs="r1")
+    run(params={"a": 1}, inputs="r1")           # same parameters, same records: skipped
+    assert len(calls) == 1
+    run(params={"a": 1}, inputs="r1,r2")        # a view whose records changed: rerun
+    run(params={"a": 2}, inputs="r1,r2")        # other parameters: rerun
+    run(params={"a": 2}, inputs="r1,r2", force=True)
+    assert len(calls) == 4
+
+
+def test_the_quick_run_fingerprints_the_records_that_03_compress_shows(tmp_path):
+    from compactnn.experiments.pipeline_quick import records_fingerprint
+    assert records_fingerprint(tmp_path) == ""
+    for key in ("b2", "a1"):
+        (tmp_path / "records" / "compress" / key).mkdir(parents=True)
+        (tmp_path / "records" / "compress" / key / "record.json").write_text("{}")
+    (tmp_path / "records" / "compress" / "unfinished").mkdir()
+    assert records_fingerprint(tmp_path) == "a1,b2"

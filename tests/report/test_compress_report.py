@@ -119,3 +119,13 @@ def test_records_without_dense_rows_give_an_empty_table3_not_an_error(compress_r
     assert "psi_dense_best" not in cfg and compress.smallest_psi_no_loss(cfg).empty
     written = compress.write_tables(rows, layers, tmp_path)
     assert (tmp_path / "occupancy.md").read_text().count("\n") > 4 and "variants" in written
+
+
+def test_an_empty_table3_names_the_closest_configuration(compress_records, tmp_path):
+    rows, layers, _ = records.read_compress(compress_records)
+    rows = rows.assign(performance=rows["baseline"] - 0.01, delta=-0.01)  # nothing reaches the baseline
+    cfg = compress.config_table(rows)
+    assert compress.smallest_psi_no_loss(cfg).empty
+    compress.write_tables(rows, layers, tmp_path)
+    title = (tmp_path / "table3_smallest_psi_no_loss.md").read_text().splitlines()[0]
+    assert "no configuration reached it; the closest is" in title and "see Table II" in title

@@ -37,17 +37,21 @@ def notebook_path(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _digest(name: str, params: dict) -> str:
-    text = json.dumps({"notebook": name, "parameters": params}, sort_keys=True, default=str)
+def _digest(name: str, params: dict, source: bytes = b"", inputs: str = "") -> str:
+    text = json.dumps({"notebook": name, "parameters": params, "inputs": inputs,
+                       "source": hashlib.sha256(source).hexdigest()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def run_notebook(name: str, params: dict | None = None, out_dir: str | os.PathLike = "results/notebooks",
-                 force: bool = False, kernel_name: str | None = None) -> Path:
+                 force: bool = False, kernel_name: str | None = None, inputs: str = "") -> Path:
     """Run ``notebooks/<name>.ipynb`` with ``params``; return the executed copy's path.
 
-    Skipped when the same notebook already completed with the same parameters
-    (unless ``force``).  The notebook runs with this interpreter's kernel.
+    Skipped when the same notebook (same source file) already completed with
+    the same parameters and the same ``inputs`` (unless ``force``): ``inputs``
+    is a fingerprint of what the notebook reads, e.g. the keys of the records
+    it shows, so that a view is rerun when its records change.  The notebook
+    runs with this interpreter's kernel.
     """
     import papermill as pm
 
@@ -59,7 +63,7 @@ def run_notebook(name: str, params: dict | None = None, out_dir: str | os.PathLi
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / src.name
     stamp = out_dir / f".{src.stem}.done.json"
-    digest = _digest(src.stem, params)
+    digest = _digest(src.stem, params, src.read_bytes(), inputs)
     if not force and stamp.exists():
         try:
             if json.loads(stamp.read_text()).get("digest") == digest and out.exists():

@@ -71,6 +71,12 @@ def quick_parameters(name: str, results, grid: str = QUICK_GRID) -> dict:
     return params
 
 
+def records_fingerprint(results) -> str:
+    """The keys of the compression records under ``results`` (a view on them reruns when they change)."""
+    folder = Path(results) / "records" / "compress"
+    return ",".join(sorted(p.parent.name for p in folder.glob("*/record.json")))
+
+
 def _plan(args, results) -> list[str]:
     from .grids import load_grid
     from .notebooks import notebook_path
@@ -121,7 +127,9 @@ def run(args) -> int:
     for name in QUICK_NOTEBOOKS:
         if notebook_path(name) is None:
             continue
-        run_notebook(name, quick_parameters(name, results, args.grid), out_dir=out, force=args.force)
+        inputs = records_fingerprint(results) if name == "03_compress" else ""
+        run_notebook(name, quick_parameters(name, results, args.grid), out_dir=out, force=args.force,
+                     inputs=inputs)
     write_report(results)
     if notebook_path(REPORT_NOTEBOOK) is not None:
         run_notebook(REPORT_NOTEBOOK, {"results": str(results)}, out_dir=out, force=True)
