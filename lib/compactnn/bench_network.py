@@ -129,11 +129,12 @@ def measure_network(spec: dict, formats=None, *, seed: int = 0) -> "pandas.DataF
 def network_markdown(df) -> str:
     """The network table as Markdown: one line per row, ratio = compressed / torch dense time."""
     lines = ["# Network forward time: compressed dense block vs torch dense", "",
-             "| model | p | format | batch | threads | compressed ms | dense ms | ratio | psi |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| model | p | format | batch | threads | compressed ms | dense ms | ratio | psi | file KiB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in df.itertuples():
         lines.append(f"| {r.model} | {r.p:g} | {r.format} | {r.batch} | {r.threads} | "
-                     f"{1e3 * r.compressed_s:.3f} | {1e3 * r.dense_s:.3f} | {r.ratio:.2f} | {r.psi:.4f} |")
+                     f"{1e3 * r.compressed_s:.3f} | {1e3 * r.dense_s:.3f} | {r.ratio:.2f} | {r.psi:.4f} | "
+                     f"{r.file_bytes / 1024:.1f} |")
     return "\n".join(lines) + "\n"
 
 
