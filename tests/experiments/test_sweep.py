@@ -15,7 +15,7 @@ import pytest
 from compactnn.__main__ import main
 from compactnn.errors import UsageError
 from compactnn.experiments.grids import expand, load_grid, shipped_grids
-from compactnn.experiments.records import is_complete, record_dir
+from compactnn.experiments.records import is_complete
 from compactnn.experiments.sweep import pending
 
 LIB = str(Path(__file__).resolve().parents[2] / "lib")

@@ -10,7 +10,7 @@ or ``./results``):
    ``$DASK_SCHEDULER_ADDRESS`` when given;
 2. the format-study notebooks at the paper's layer sizes (``paper`` preset),
    executed copies in ``<results>/notebooks/``;
-3. the report (:mod:`compactnn.report.cli`), then ``04_report`` where it exists.
+3. the report, through ``04_report`` (:func:`.pipeline_quick.write_report`).
 
 The data sets must be downloaded first (``make data``).  ``--grid NAME`` runs
 one grid (repeatable); ``--dry-run`` prints the plan and the estimated cost.
@@ -22,7 +22,7 @@ import os
 import time
 from pathlib import Path
 
-from .pipeline_quick import REPORT_NOTEBOOK, write_report
+from .pipeline_quick import write_report
 from .sweep import SCHEDULER_ENV
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def run(args) -> int:
     from ..errors import UsageError
     from ..nn import get_recipe
     from .grids import load_grid
-    from .notebooks import notebook_path, run_notebook
+    from .notebooks import run_notebook
     from .presets import paper_parameters
     from .sweep import sweep
 
@@ -138,6 +138,4 @@ def run(args) -> int:
         params = paper_parameters(name) | {"results": str(results)}
         run_notebook(name, params, out_dir=results / "notebooks", force=args.force)
     write_report(results)
-    if notebook_path(REPORT_NOTEBOOK) is not None:
-        run_notebook(REPORT_NOTEBOOK, {"results": str(results)}, out_dir=results / "notebooks", force=True)
     return 0

@@ -10,8 +10,9 @@ default ``$COMPACTNN_RESULTS`` or ``./results``):
    record per configuration, through the sweep (:mod:`.sweep`);
 3. the notebooks of :data:`QUICK_NOTEBOOKS` with their quick parameters,
    executed copies in ``<results>/notebooks/``;
-4. the report (:mod:`compactnn.report.cli`): tables and figures in
-   ``<results>/report/``, then ``notebooks/04_report.ipynb`` where it exists.
+4. the report: ``notebooks/04_report.ipynb`` builds it from the records
+   (:mod:`compactnn.report.cli`: tables and figures in ``<results>/report/``,
+   ``<results>/index.html``).
 
 Finished work is skipped on rerun: records are reused, a notebook that
 completed with the same parameters is not run again (``--force`` reruns the
@@ -19,7 +20,6 @@ notebooks).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from pathlib import Path
@@ -130,17 +130,26 @@ def run(args) -> int:
         inputs = records_fingerprint(results) if name == "03_compress" else ""
         run_notebook(name, quick_parameters(name, results, args.grid), out_dir=out, force=args.force,
                      inputs=inputs)
-    write_report(results)
-    if notebook_path(REPORT_NOTEBOOK) is not None:
-        run_notebook(REPORT_NOTEBOOK, {"results": str(results)}, out_dir=out, force=True)
+    write_report(results, out)
     log.info("quick run done in %.0f s; results in %s", time.perf_counter() - t0, results)
     return 0
 
 
-def write_report(results) -> None:
-    """The report from the records (``python -m compactnn report --results RESULTS``)."""
-    from ..report import cli
+def write_report(results, out=None) -> None:
+    """The report from the records, through ``notebooks/04_report.ipynb`` where it exists.
 
-    parser = argparse.ArgumentParser(prog="compactnn report")
-    cli.add_arguments(parser)
-    cli.run(parser.parse_args(["--results", str(results)]))
+    The notebook builds the report (:func:`compactnn.report.cli.build_report`,
+    what ``python -m compactnn report`` does), its executed copy goes to
+    ``out`` (default ``<results>/notebooks``), then the index is rewritten so
+    that it links the notebook's HTML too.  Without the notebook, the report is
+    built directly.
+    """
+    from ..report import cli
+    from .notebooks import notebook_path, run_notebook
+
+    if notebook_path(REPORT_NOTEBOOK) is None:
+        cli.build_report(results)
+        return
+    out = Path(out) if out is not None else Path(results) / "notebooks"
+    run_notebook(REPORT_NOTEBOOK, {"results": str(results)}, out_dir=out, force=True)
+    cli.refresh_index(results)

@@ -21,7 +21,7 @@ from .._files import results_root
 from ..errors import UsageError
 from .records import read_compress, read_rows
 
-__all__ = ["add_arguments", "build_report", "run"]
+__all__ = ["add_arguments", "build_report", "refresh_index", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,19 @@ def build_report(results=None) -> dict[str, list[Path]]:
     written["index"] = [write_index(root, metas, written["notebooks"])]
     log.info("index: %s", written["index"][0])
     return written
+
+
+def refresh_index(results=None) -> Path:
+    """Export the executed notebooks again and rewrite ``index.html`` (nothing else is rebuilt).
+
+    For a notebook that ran after :func:`build_report` (``04_report`` calls it),
+    so that the index links its HTML too.
+    """
+    from .index import export_notebooks, write_index
+
+    root = results_root(results)
+    _, _, metas = read_compress(root)
+    return write_index(root, metas, export_notebooks(root))
 
 
 def run(args) -> int:
