@@ -1,10 +1,9 @@
 """Compressed modules: the same outputs as the dense quantized layers, through the kernels."""
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from compactnn.formats import FORMATS, get_format
+from compactnn.formats import FORMATS
 from compactnn.nn import TargetSpec, compress_model, fit, get_model, weight_matrix
 from compactnn.nn.compressed import (CompressedConv1d, CompressedConv2d, CompressedLinear,
                                      computable_in_c, to_compressed)
