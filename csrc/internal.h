@@ -130,20 +130,6 @@ CNN_INLINE void cnn_lane_seek(const cnn_bits *s, cnn_lane *l, int64_t pos)
 
 CNN_INLINE int64_t cnn_lane_pos(const cnn_lane *l) { return 32 * l->next - l->cnt; }
 
-/* ---- inputs ------------------------------------------------------------------
- * 1 when no element of x is Inf or NaN: the lockstep paths multiply zero
- * entries too, which only finite X allows (0 * Inf is NaN). */
-#define CNN_FINITE(SUFFIX, REAL)                                              \
-    static inline int cnn_finite_##SUFFIX(const REAL *x, int64_t len)         \
-    {                                                                         \
-        int bad = 0;                                                          \
-        for (int64_t i = 0; i < len; i++) bad |= !(x[i] - x[i] == 0);         \
-        return !bad;                                                          \
-    }
-CNN_FINITE(f32, float)
-CNN_FINITE(f64, double)
-#undef CNN_FINITE
-
 /* ---- byte streams -------------------------------------------------------------
  * The fastest reader: the stream as bytes in stream order (most significant
  * bit first) followed by at least 8 bytes of padding, so that the 64 bits at

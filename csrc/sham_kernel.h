@@ -22,7 +22,7 @@
  *  - reference (no byte stream): column by column, one codeword at a time
  *    through the word reader (sham_reference).
  */
-#include "internal.h"
+#include "real.h"
 
 typedef REAL sham_vec8 __attribute__((vector_size(8 * sizeof(REAL))));
 
@@ -43,7 +43,7 @@ typedef struct {
     const uint8_t *stream;
     int64_t lim;       /* the last bit position a 64-bit peek may start at */
     const uint8_t *tl; /* split table, indexed by the top tb bits of a window: */
-    const REAL *tv;    /* codeword length (0: longer than the table) and value */
+    const REAL *tv;    /* codeword length (0: longer than the table) and value (real.h) */
     int sh;            /* 64 - tb */
     /* reference path */
     cnn_bits bits;
@@ -82,27 +82,6 @@ static int64_t sham_first_at_least(const int64_t *a, int64_t lo, int64_t hi, int
         else hi = mid;
     }
     return lo;
-}
-
-/* The split table: for every tb-bit window, the length of the codeword it
- * starts with (0 when that codeword is longer than tb bits) and its value,
- * so that a codeword costs two loads from one index.  tl, tv: 1 << tb
- * entries each; cost 1 << tb stores into each. */
-static void sham_split_table(const cnn_huff *h, const REAL *values, int tb, uint8_t *tl, REAL *tv)
-{
-    for (int64_t i = 0; i < ((int64_t)1 << tb); i++) {
-        tl[i] = 0;
-        tv[i] = 0;
-    }
-    for (int l = 1; l <= h->maxlen && l <= tb; l++) {
-        for (uint64_t d = 0; d < h->count[l]; d++) {
-            const uint64_t lo = (h->first[l] + d) << (tb - l), hi = (h->first[l] + d + 1) << (tb - l);
-            for (uint64_t i = lo; i < hi; i++) {
-                tl[i] = (uint8_t)l;
-                tv[i] = values[h->offset[l] + d];
-            }
-        }
-    }
 }
 
 /* Codeword I of lane J's buffers, at the top of the lane's window W (the
@@ -370,7 +349,7 @@ static int sham_matmat(int64_t n, int64_t m, const void *words, int64_t nwords, 
     const int tb = maxlen < CNN_TABLE_BITS ? maxlen : CNN_TABLE_BITS;
     uint8_t tl[1 << CNN_TABLE_BITS];
     REAL tv[1 << CNN_TABLE_BITS];
-    if (stream != NULL && nsym > 0) sham_split_table(&h, values, tb, tl, tv);
+    if (stream != NULL && nsym > 0) split_table(&h, values, tb, tl, tv);
     k.stream = stream;
     k.lim = stream != NULL ? 8 * (nstream - 8) : 0;
     k.tl = tl;
