@@ -11,10 +11,13 @@
  */
 #include "real.h"
 
-/* Rows a run-table lookup must cover on average for the four-lane run path
- * (ham_quad8) to beat the eight-lane one-row path (ham_oct8) at b = 8; about
- * 10% density.  Measured on 512 x 4096 and 4096 x 4096 matrices. */
-#define CNN_HAM_RUN_GAIN 5.0
+/* Rows of a column that the eight-lane path (ham_oct8) decodes from one
+ * 64-bit window (four codewords of at most CNN_TABLE_BITS bits).  The run
+ * path (ham_quad8) decodes one run-table entry per window; per window both
+ * cost one peek, table loads and a multiply-add, so the run path is taken
+ * when an entry covers more rows than this on average, counted on the
+ * matrix at each call (ham_rows_per_lookup). */
+enum { HAM_OCT_ROWS_PER_WINDOW = 4 };
 
 typedef struct {
     int64_t n, b;
@@ -169,32 +172,41 @@ drain:
 #if defined(__GNUC__)
 typedef REAL hvec8 __attribute__((vector_size(8 * sizeof(REAL))));
 
-/* b = 8: as ham_step, with the column's eight sums in one vector variable. */
-CNN_INLINE int ham_step8(const ham_ctx *k, cnn_lane *l, int64_t *row, hvec8 *acc)
+/* Row r of X^T for the lockstep paths, B = 8 or 1 (then in every element:
+ * element 0 carries the sum). */
+CNN_INLINE void ham_xrow(hvec8 *x, const REAL *xt, int64_t r, const int64_t B)
+{
+    if (B == 8) __builtin_memcpy(x, xt + r * 8, sizeof *x);
+    else *x = (hvec8){0} + xt[r];
+}
+
+/* b = 8 or 1: as ham_step, with the column's sums in one vector variable. */
+CNN_INLINE int ham_step8(const ham_ctx *k, cnn_lane *l, int64_t *row, hvec8 *acc, const int64_t B)
 {
     uint32_t sym;
     int st = ham_decode(k, l, row, &sym);
     if (st || sym == UINT32_MAX) return st;
     hvec8 x;
-    __builtin_memcpy(&x, k->xt + *row * 8, sizeof x);
+    ham_xrow(&x, k->xt, *row, B);
     *acc += k->values[sym] * x;
     (*row)++;
     return CNN_OK;
 }
 
 CNN_INLINE int ham_close8(const ham_ctx *k, int64_t c, cnn_lane *l, int64_t *row,
-                          hvec8 *acc)
+                          hvec8 *acc, const int64_t B)
 {
     while (*row < k->n) {
-        int st = ham_step8(k, l, row, acc);
+        int st = ham_step8(k, l, row, acc, B);
         if (st) return st;
     }
     if (cnn_lane_pos(l) != k->col_bits[c + 1]) return CNN_ERR_CORRUPT;
-    __builtin_memcpy(k->out + c * 8, acc, sizeof *acc);
+    if (B == 8) __builtin_memcpy(k->out + c * 8, acc, sizeof *acc);
+    else k->out[c] = (*acc)[0];
     return CNN_OK;
 }
 
-/* b = 8 on the byte stream: four lanes, each decoding one column with only
+/* b = 8 or 1 on the byte stream: four lanes, each decoding one column with only
  * a bit position and a row as state, in lockstep.  A round decodes one table
  * entry per lane (a run of zeros and at most one more symbol) and adds the
  * symbol's value (0 after a bare run: X is finite here) times its row of X^T.
@@ -220,8 +232,8 @@ CNN_INLINE int ham_close8(const ham_ctx *k, int64_t c, cnn_lane *l, int64_t *row
             R += 1 - has_;                                                    \
         }                                                                     \
         /* the symbol's row, or (no symbol) the run's last row: in range */   \
-        hvec8 xx_;                                                       \
-        __builtin_memcpy(&xx_, XT + (R - 1 + has_) * 8, sizeof xx_);          \
+        hvec8 xx_;                                                            \
+        ham_xrow(&xx_, XT, R - 1 + has_, B);                                  \
         A += V[s_] * xx_; /* a bare run names zero, whose value is 0 */       \
         R += has_;                                                            \
     }
@@ -235,7 +247,8 @@ CNN_INLINE int ham_close8(const ham_ctx *k, int64_t c, cnn_lane *l, int64_t *row
 
 /* Finish column c from bit p, row r: unchecked steps while they are safe,
  * then the word reader for the last rows; store the sums. */
-CNN_INLINE int ham_finish8(const ham_ctx *k, int64_t c, int64_t p, int64_t r, hvec8 a)
+CNN_INLINE int ham_finish8(const ham_ctx *k, int64_t c, int64_t p, int64_t r, hvec8 a,
+                           const int64_t B)
 {
     CNN_HQ_LOCALS
     for (;;) {
@@ -247,16 +260,16 @@ CNN_INLINE int ham_finish8(const ham_ctx *k, int64_t c, int64_t p, int64_t r, hv
     }
     cnn_lane l;
     cnn_lane_seek(&k->bits, &l, p);
-    return ham_close8(k, c, &l, &r, &a);
+    return ham_close8(k, c, &l, &r, &a, B);
 }
 
-CNN_INLINE int ham_quad8(const ham_ctx *k, int64_t c0, int64_t c1)
+CNN_INLINE int ham_quad8(const ham_ctx *k, int64_t c0, int64_t c1, const int64_t B)
 {
     CNN_HQ_LOCALS
     if (c1 - c0 < 4) {
         for (int64_t c = c0; c < c1; c++) {
             const hvec8 zero_acc = {0};
-            int st = ham_finish8(k, c, k->col_bits[c], 0, zero_acc);
+            int st = ham_finish8(k, c, k->col_bits[c], 0, zero_acc, B);
             if (st) return st;
         }
         return CNN_OK;
@@ -286,7 +299,7 @@ CNN_INLINE int ham_quad8(const ham_ctx *k, int64_t c0, int64_t c1)
         /* some lane is within one lookup of its column's end: rotate it */
 #define CNN_HQ_ROTATE(J)                                                      \
         if (n - r##J < step) {                                                \
-            if ((st = ham_finish8(k, k##J, p##J, r##J, a##J))) return st; \
+            if ((st = ham_finish8(k, k##J, p##J, r##J, a##J, B))) return st; \
             if (nc >= c1) { k##J = -1; goto drain; }                          \
             k##J = nc++;                                                      \
             p##J = k->col_bits[k##J];                                         \
@@ -300,13 +313,13 @@ CNN_INLINE int ham_quad8(const ham_ctx *k, int64_t c0, int64_t c1)
 #undef CNN_HQ_ROTATE
     }
 drain:
-    if (k0 >= 0 && (st = ham_finish8(k, k0, p0, r0, a0))) return st;
-    if (k1 >= 0 && (st = ham_finish8(k, k1, p1, r1, a1))) return st;
-    if (k2 >= 0 && (st = ham_finish8(k, k2, p2, r2, a2))) return st;
-    if (k3 >= 0 && (st = ham_finish8(k, k3, p3, r3, a3))) return st;
+    if (k0 >= 0 && (st = ham_finish8(k, k0, p0, r0, a0, B))) return st;
+    if (k1 >= 0 && (st = ham_finish8(k, k1, p1, r1, a1, B))) return st;
+    if (k2 >= 0 && (st = ham_finish8(k, k2, p2, r2, a2, B))) return st;
+    if (k3 >= 0 && (st = ham_finish8(k, k3, p3, r3, a3, B))) return st;
     for (; nc < c1; nc++) {
         const hvec8 zero_acc = {0};
-        if ((st = ham_finish8(k, nc, k->col_bits[nc], 0, zero_acc))) return st;
+        if ((st = ham_finish8(k, nc, k->col_bits[nc], 0, zero_acc, B))) return st;
     }
     return CNN_OK;
 }
@@ -423,51 +436,36 @@ CNN_INLINE int ham_oct8(const ham_ctx *k, int64_t c, const int64_t B)
         int64_t r = i;
         cnn_lane_seek(&k->bits, &l, ps[j]);
         REAL a1 = as[j][0];
-        int st = B == 8 ? ham_close8(k, c + j, &l, &r, &as[j])
+        int st = B == 8 ? ham_close8(k, c + j, &l, &r, &as[j], 8)
                         : ham_close(k, c + j, &l, &r, &a1, 1);
         if (st) return st;
     }
     return CNN_OK;
 }
 
-/* b = 1 with the split table: the same eight-column path (element 0 of each
- * sum), the generic lanes for the columns left over. */
-CNN_INLINE int ham_span1_fast(const ham_ctx *k, int64_t c0, int64_t c1)
-{
-    int64_t c = c0;
-    for (; c + 8 <= c1; c += 8) {
-        int st = ham_oct8(k, c, 1);
-        if (st) return st;
-    }
-    return ham_span(k, c, c1, 1);
-}
-
-CNN_INLINE int ham_span8_fast(const ham_ctx *k, int64_t c0, int64_t c1)
+/* b = 8 or 1 with the byte stream and finite X: the split-table path on
+ * groups of eight columns where it was chosen, the run path on the rest. */
+CNN_INLINE int ham_span_fast(const ham_ctx *k, int64_t c0, int64_t c1, const int64_t B)
 {
     int64_t c = c0;
     if (k->tl)
         for (; c + 8 <= c1; c += 8) {
-            int st = ham_oct8(k, c, 8);
+            int st = ham_oct8(k, c, B);
             if (st) return st;
         }
-    return ham_quad8(k, c, c1);
+    return ham_quad8(k, c, c1, B);
 }
-
-#define CNN_HAM_SPAN8 ham_span8_fast(k, c0, c1)
-#define CNN_HAM_SPAN1 (k->tl ? ham_span1_fast(k, c0, c1) : ham_span(k, c0, c1, 1))
-#else
-#define CNN_HAM_SPAN8 ham_span(k, c0, c1, b)
-#define CNN_HAM_SPAN1 ham_span(k, c0, c1, 1)
 #endif
 
 static int ham_range(void *vctx, int64_t c0, int64_t c1)
 {
     const ham_ctx *k = (const ham_ctx *)vctx;
     const int64_t b = k->b;
+#if defined(__GNUC__)
     /* b = 8 or 1 with the byte stream and finite X: the lockstep paths; otherwise the generic lanes */
-    if (b == 1) return k->lockstep ? CNN_HAM_SPAN1 : ham_span(k, c0, c1, 1);
-    if (k->lockstep) return CNN_HAM_SPAN8;
-    return ham_span(k, c0, c1, b);
+    if (k->lockstep) return b == 1 ? ham_span_fast(k, c0, c1, 1) : ham_span_fast(k, c0, c1, 8);
+#endif
+    return b == 1 ? ham_span(k, c0, c1, 1) : ham_span(k, c0, c1, b);
 }
 
 /* Rows one run-table lookup covers on average, sampled on up to four
@@ -531,10 +529,10 @@ static int ham_matmat(int64_t n, int64_t m,
     k.n = n;
     k.col_bits = col_bits;
     k.h = &h;
-    /* b = 8 fast paths, for finite X only (they add 0 * x for zero entries):
-     * the split table (ham_oct8) when the run table has no runs, or when the
-     * runs are too short to beat eight lanes sharing each row of X^T (a
-     * run-table lookup costs about as much as CNN_HAM_RUN_GAIN rows there). */
+    /* b = 8 and 1 fast paths, for finite X only (they add 0 * x for zero
+     * entries): the split table (ham_oct8) when the run table has no runs, or
+     * when its entries cover fewer rows than a window of the eight-lane path
+     * (see HAM_OCT_ROWS_PER_WINDOW); else the run table (ham_quad8). */
     k.lockstep = (b == 8 || b == 1) && stream != NULL && (h.len0 == 0 || values[zero_sym] == 0)
               && zero_sym <= CNN_MAX_TABLE_SYMBOL && real_finite(xt, n * b);
     uint8_t tl[1 << CNN_TABLE_BITS];
@@ -542,7 +540,7 @@ static int ham_matmat(int64_t n, int64_t m,
     k.tl = NULL;
     k.tv = NULL;
 #if defined(__GNUC__)
-    if (k.lockstep && (h.len0 == 0 || ham_rows_per_lookup(&k, m) < CNN_HAM_RUN_GAIN)) {
+    if (k.lockstep && (h.len0 == 0 || ham_rows_per_lookup(&k, m) <= HAM_OCT_ROWS_PER_WINDOW)) {
         split_table(&h, values, CNN_TABLE_BITS, tl, tv);
         k.tl = tl;
         k.tv = tv;
