@@ -334,7 +334,9 @@ drain:
  * zero met on the slow path adds nothing) or, for finite X, when the runs are
  * short: zero is then a symbol of value 0 whose product adds nothing.  Blocks
  * of rows are bounded by the stream's end as in ham_quad8; the word reader
- * finishes whatever a block could not reach. */
+ * finishes whatever a block could not reach.  A second fast path beside the
+ * run path, because the run path alone takes 1.5x its time on 512 x 4096 at
+ * density 0.5 (1.04-1.15x at 0.3), at batch 1 and 8 (paired medians). */
 CNN_INLINE int ham_oct8(const ham_ctx *k, int64_t c, const int64_t B)
 {
     const uint8_t *S = k->stream;

@@ -245,29 +245,6 @@ CNN_INLINE int cnn_huff_at(const cnn_huff *h, const cnn_bits *s, int64_t *p, int
     return CNN_LIKELY(*p <= end) ? CNN_OK : CNN_ERR_CORRUPT;
 }
 
-/* Decode one symbol from a lane (no zero runs). */
-CNN_INLINE int cnn_huff_lane(const cnn_huff *h, const cnn_bits *s, cnn_lane *l, uint32_t *sym)
-{
-    if (l->cnt <= 32 && l->next < s->nchunks) {
-        l->buf |= (uint64_t)s->w[l->next ^ s->swap] << (32 - l->cnt);
-        l->cnt += 32;
-        l->next++;
-    }
-    const uint32_t e = h->table[l->buf >> (64 - h->tb)];
-    int len;
-    if (CNN_LIKELY(e)) {
-        len = CNN_E_BITS(e);
-        *sym = CNN_E_SYM(e);
-    } else {
-        int st = cnn_huff_slow_v(h, l->buf, l->cnt, sym, &len);
-        if (st) return st;
-    }
-    if (CNN_UNLIKELY(len > l->cnt)) return CNN_ERR_CORRUPT;
-    l->buf <<= len;
-    l->cnt -= len;
-    return CNN_OK;
-}
-
 /* Decode one symbol (no zero runs). */
 CNN_INLINE int cnn_huff_next(const cnn_huff *h, cnn_br *r, uint32_t *sym)
 {

@@ -21,6 +21,12 @@
  *    its first codeword there.  The decoder is the same for every b.
  *  - reference (no byte stream): column by column, one codeword at a time
  *    through the word reader (sham_reference).
+ * Measured against this fast path on 512 x 4096 (uniform and skewed,
+ * density 0.1 and 0.01, batch 1 and 8, paired medians) and not kept: eight
+ * lanes (0.98-1.26x its time), the first four nonzeros of a column without a
+ * loop branch (1.04-1.34x), four partial sums per column at b = 1
+ * (1.02-1.54x), one window per lane at a time (0.89-1.13x), unrolled sums
+ * (0.95-1.15x).  At b = 1 about two thirds of the time is the decoding.
  */
 #include "real.h"
 
