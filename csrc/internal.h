@@ -130,20 +130,6 @@ CNN_INLINE void cnn_lane_seek(const cnn_bits *s, cnn_lane *l, int64_t pos)
 
 CNN_INLINE int64_t cnn_lane_pos(const cnn_lane *l) { return 32 * l->next - l->cnt; }
 
-/* ---- inputs ------------------------------------------------------------------
- * 1 when no element of x is Inf or NaN: the lockstep paths multiply zero
- * entries too, which only finite X allows (0 * Inf is NaN). */
-#define CNN_FINITE(SUFFIX, REAL)                                              \
-    static inline int cnn_finite_##SUFFIX(const REAL *x, int64_t len)         \
-    {                                                                         \
-        int bad = 0;                                                          \
-        for (int64_t i = 0; i < len; i++) bad |= !(x[i] - x[i] == 0);         \
-        return !bad;                                                          \
-    }
-CNN_FINITE(f32, float)
-CNN_FINITE(f64, double)
-#undef CNN_FINITE
-
 /* ---- byte streams -------------------------------------------------------------
  * The fastest reader: the stream as bytes in stream order (most significant
  * bit first) followed by at least 8 bytes of padding, so that the 64 bits at
@@ -257,29 +243,6 @@ CNN_INLINE int cnn_huff_at(const cnn_huff *h, const cnn_bits *s, int64_t *p, int
     }
     *p += len;
     return CNN_LIKELY(*p <= end) ? CNN_OK : CNN_ERR_CORRUPT;
-}
-
-/* Decode one symbol from a lane (no zero runs). */
-CNN_INLINE int cnn_huff_lane(const cnn_huff *h, const cnn_bits *s, cnn_lane *l, uint32_t *sym)
-{
-    if (l->cnt <= 32 && l->next < s->nchunks) {
-        l->buf |= (uint64_t)s->w[l->next ^ s->swap] << (32 - l->cnt);
-        l->cnt += 32;
-        l->next++;
-    }
-    const uint32_t e = h->table[l->buf >> (64 - h->tb)];
-    int len;
-    if (CNN_LIKELY(e)) {
-        len = CNN_E_BITS(e);
-        *sym = CNN_E_SYM(e);
-    } else {
-        int st = cnn_huff_slow_v(h, l->buf, l->cnt, sym, &len);
-        if (st) return st;
-    }
-    if (CNN_UNLIKELY(len > l->cnt)) return CNN_ERR_CORRUPT;
-    l->buf <<= len;
-    l->cnt -= len;
-    return CNN_OK;
 }
 
 /* Decode one symbol (no zero runs). */

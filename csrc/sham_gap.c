@@ -1,5 +1,6 @@
 /* sham_gap.c: sHAM with entropy-coded positions (see sham_gap_code.h for the
- * stream layout): code tables, the reference decoder and the products. */
+ * stream layout): code tables and the reference decoder; the products are in
+ * sham_gap_f32.c and sham_gap_f64.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,15 +50,14 @@ int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
     return CNN_OK;
 }
 
-/* Checks shared by the decoder and the products; sets up the stream and codes. */
-static int cnn_gap_setup(int64_t n, int64_t m, int64_t group,
-                         const void *words, int64_t nwords, int wordbits,
-                         const int64_t *blk_bits, int64_t nblk_bits,
-                         const uint32_t *gap_len_count, int gap_maxlen,
-                         const uint32_t *gap_syms, int64_t ngap, int64_t lit,
-                         const uint32_t *len_count, int maxlen, int64_t nsym,
-                         cnn_bits *bits, cnn_gapc *g, uint32_t *gtab, uint32_t *vtab,
-                         uint32_t **fast)
+int cnn_gap_setup(int64_t n, int64_t m, int64_t group,
+                  const void *words, int64_t nwords, int wordbits,
+                  const int64_t *blk_bits, int64_t nblk_bits,
+                  const uint32_t *gap_len_count, int gap_maxlen,
+                  const uint32_t *gap_syms, int64_t ngap, int64_t lit,
+                  const uint32_t *len_count, int maxlen, int64_t nsym,
+                  cnn_bits *bits, cnn_gapc *g, uint32_t *gtab, uint32_t *vtab,
+                  uint32_t **fast)
 {
     *fast = NULL;
     if (n < 0 || m < 0 || group < 1) return CNN_ERR_ARG;
@@ -118,6 +118,3 @@ int cnn_sham_gap_decode(int64_t n, int64_t m, int64_t group,
     free(fast);
     return st;
 }
-
-#define CNN_TEMPLATE "sham_gap_impl.h"
-#include "instantiate.h"

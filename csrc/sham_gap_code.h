@@ -64,6 +64,16 @@ int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
                   const uint32_t *len_count, int maxlen, int64_t nsym,
                   uint32_t *gtab, uint32_t *vtab, uint32_t *fast);
 
+/* Checks shared by the decoder and the products: the sizes, the stream and
+ * its block offsets, both codes; sets up the stream reader and the tables
+ * (*fast is allocated here, 1 << CNN_GAP_TB entries: the caller frees it,
+ * also after an error). */
+int cnn_gap_setup(int64_t n, int64_t m, int64_t group, const void *words, int64_t nwords,
+                  int wordbits, const int64_t *blk_bits, int64_t nblk_bits,
+                  const uint32_t *gap_len_count, int gap_maxlen, const uint32_t *gap_syms,
+                  int64_t ngap, int64_t lit, const uint32_t *len_count, int maxlen, int64_t nsym,
+                  cnn_bits *bits, cnn_gapc *g, uint32_t *gtab, uint32_t *vtab, uint32_t **fast);
+
 /* The 64 bits from stream position p on, MSB-aligned (at least 33 of them
  * stream bits).  Below `safe` = 32 * (nchunks - 1) both chunks exist, so the
  * common case needs no clamping; past it, cnn_bits_peek reads zeros. */

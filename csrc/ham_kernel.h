@@ -1,4 +1,7 @@
-/* ham_impl.h: HAM product, instantiated by ham.c for REAL = float and double.
+/* ham_kernel.h: the HAM product out = X @ W for one value type REAL.
+ * Included by ham_f32.c (REAL = float) and ham_f64.c (double), which write
+ * the public functions out by name; the helpers are static, so each file has
+ * its own copy under the same names.
  *
  * Each worker decodes whole columns: the column's codewords start at
  * col_bits[c]; exactly n symbols are decoded, runs of zero codewords a table
@@ -6,11 +9,15 @@
  * the column's b accumulators.  A column that does not end exactly at
  * col_bits[c+1] is reported as corrupt.
  */
+#include "real.h"
 
-/* Rows a run-table lookup must cover on average for the four-lane run path
- * (ham_quad8) to beat the eight-lane one-row path (ham_oct8) at b = 8; about
- * 10% density.  Measured on 512 x 4096 and 4096 x 4096 matrices. */
-#define CNN_HAM_RUN_GAIN 5.0
+/* Rows of a column that the eight-lane path (ham_oct8) decodes from one
+ * 64-bit window (four codewords of at most CNN_TABLE_BITS bits).  The run
+ * path (ham_quad8) decodes one run-table entry per window; per window both
+ * cost one peek, table loads and a multiply-add, so the run path is taken
+ * when an entry covers more rows than this on average, counted on the
+ * matrix at each call (ham_rows_per_lookup). */
+enum { HAM_OCT_ROWS_PER_WINDOW = 4 };
 
 typedef struct {
     int64_t n, b;
@@ -23,15 +30,15 @@ typedef struct {
     const uint8_t *stream;
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
     int64_t step;         /* most rows one table lookup covers */
-    const uint8_t *tl;    /* split decode table (split_impl.h) for ham_oct8: lengths, */
+    const uint8_t *tl;    /* split decode table (real.h) for ham_oct8: lengths, */
     const REAL *tv;       /* values; NULL when that path is off */
     int lockstep;         /* b = 8 or 1, a byte stream and finite X: the lockstep paths */
-} SFX(ham_ctx);
+} ham_ctx;
 
 /* One lookup in one column: skip a run of zero codewords and decode at most
  * one other symbol.  Returns a status; *sym is set (and *row points at its
  * row) when a non-zero symbol was decoded, else *sym = UINT32_MAX. */
-CNN_INLINE int SFX(ham_decode)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, uint32_t *sym)
+CNN_INLINE int ham_decode(const ham_ctx *k, cnn_lane *l, int64_t *row, uint32_t *sym)
 {
     const cnn_huff *h = k->h;
     const int64_t n = k->n;
@@ -70,11 +77,11 @@ CNN_INLINE int SFX(ham_decode)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row,
 }
 
 /* ham_decode, then the decoded value times the row of X^T into the accumulators. */
-CNN_INLINE int SFX(ham_step)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, REAL *restrict acc,
-                             const int64_t B)
+CNN_INLINE int ham_step(const ham_ctx *k, cnn_lane *l, int64_t *row, REAL *restrict acc,
+                        const int64_t B)
 {
     uint32_t sym;
-    int st = SFX(ham_decode)(k, l, row, &sym);
+    int st = ham_decode(k, l, row, &sym);
     if (st || sym == UINT32_MAX) return st;
     const REAL v = k->values[sym];
     const REAL *restrict x = k->xt + *row * B;
@@ -83,19 +90,19 @@ CNN_INLINE int SFX(ham_step)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, R
     return CNN_OK;
 }
 
-CNN_INLINE void SFX(ham_open)(const SFX(ham_ctx) *k, int64_t c, cnn_lane *l, int64_t *row,
-                              REAL *acc, const int64_t B)
+CNN_INLINE void ham_open(const ham_ctx *k, int64_t c, cnn_lane *l, int64_t *row,
+                         REAL *acc, const int64_t B)
 {
     cnn_lane_seek(&k->bits, l, k->col_bits[c]);
     *row = 0;
     for (int64_t t = 0; t < B; t++) acc[t] = 0;
 }
 
-CNN_INLINE int SFX(ham_close)(const SFX(ham_ctx) *k, int64_t c, cnn_lane *l, int64_t *row,
-                              REAL *acc, const int64_t B)
+CNN_INLINE int ham_close(const ham_ctx *k, int64_t c, cnn_lane *l, int64_t *row,
+                         REAL *acc, const int64_t B)
 {
     while (*row < k->n) {
-        int st = SFX(ham_step)(k, l, row, acc, B);
+        int st = ham_step(k, l, row, acc, B);
         if (st) return st;
     }
     if (cnn_lane_pos(l) != k->col_bits[c + 1]) return CNN_ERR_CORRUPT;
@@ -107,7 +114,7 @@ CNN_INLINE int SFX(ham_close)(const SFX(ham_ctx) *k, int64_t c, cnn_lane *l, int
 
 /* Columns [c0, c1) through four lanes (independent bit readers in locals);
  * a lane whose column is complete takes the next one at once. */
-CNN_INLINE int SFX(ham_span)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1, const int64_t B)
+CNN_INLINE int ham_span(const ham_ctx *k, int64_t c0, int64_t c1, const int64_t B)
 {
     cnn_lane l0 = {0, 0, 0}, l1 = {0, 0, 0}, l2 = {0, 0, 0}, l3 = {0, 0, 0};
     int64_t r0 = 0, r1 = 0, r2 = 0, r3 = 0;
@@ -121,11 +128,11 @@ CNN_INLINE int SFX(ham_span)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1, cons
     do {                                                                      \
         k##J = nc++;                                                          \
         a##J = B <= 8 ? s##J : k->out + k##J * B;                             \
-        SFX(ham_open)(k, k##J, &l##J, &r##J, a##J, B);                        \
+        ham_open(k, k##J, &l##J, &r##J, a##J, B);                        \
     } while (0)
 #define CNN_HAM_ROTATE(J)                                                     \
     while (r##J >= n) {                                                       \
-        st = SFX(ham_close)(k, k##J, &l##J, &r##J, a##J, B);                  \
+        st = ham_close(k, k##J, &l##J, &r##J, a##J, B);                  \
         k##J = -1;                                                            \
         if (st || nc >= c1) goto drain;                                       \
         CNN_HAM_OPEN(J);                                                      \
@@ -140,22 +147,22 @@ CNN_INLINE int SFX(ham_span)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1, cons
             CNN_HAM_ROTATE(1)
             CNN_HAM_ROTATE(2)
             CNN_HAM_ROTATE(3)
-            st = SFX(ham_step)(k, &l0, &r0, a0, B);
-            st |= SFX(ham_step)(k, &l1, &r1, a1, B);
-            st |= SFX(ham_step)(k, &l2, &r2, a2, B);
-            st |= SFX(ham_step)(k, &l3, &r3, a3, B);
+            st = ham_step(k, &l0, &r0, a0, B);
+            st |= ham_step(k, &l1, &r1, a1, B);
+            st |= ham_step(k, &l2, &r2, a2, B);
+            st |= ham_step(k, &l3, &r3, a3, B);
             if (CNN_UNLIKELY(st)) return CNN_ERR_CORRUPT;
         }
     }
 drain:
     if (st) return st;
-    if (k0 >= 0 && (st = SFX(ham_close)(k, k0, &l0, &r0, a0, B))) return st;
-    if (k1 >= 0 && (st = SFX(ham_close)(k, k1, &l1, &r1, a1, B))) return st;
-    if (k2 >= 0 && (st = SFX(ham_close)(k, k2, &l2, &r2, a2, B))) return st;
-    if (k3 >= 0 && (st = SFX(ham_close)(k, k3, &l3, &r3, a3, B))) return st;
+    if (k0 >= 0 && (st = ham_close(k, k0, &l0, &r0, a0, B))) return st;
+    if (k1 >= 0 && (st = ham_close(k, k1, &l1, &r1, a1, B))) return st;
+    if (k2 >= 0 && (st = ham_close(k, k2, &l2, &r2, a2, B))) return st;
+    if (k3 >= 0 && (st = ham_close(k, k3, &l3, &r3, a3, B))) return st;
     while (nc < c1) {
         CNN_HAM_OPEN(0);
-        if ((st = SFX(ham_close)(k, k0, &l0, &r0, a0, B))) return st;
+        if ((st = ham_close(k, k0, &l0, &r0, a0, B))) return st;
     }
 #undef CNN_HAM_OPEN
 #undef CNN_HAM_ROTATE
@@ -163,36 +170,43 @@ drain:
 }
 
 #if defined(__GNUC__)
-typedef REAL SFX(hvec8) __attribute__((vector_size(8 * sizeof(REAL))));
+typedef REAL hvec8 __attribute__((vector_size(8 * sizeof(REAL))));
 
-#include "split_impl.h"
+/* Row r of X^T for the lockstep paths, B = 8 or 1 (then in every element:
+ * element 0 carries the sum). */
+CNN_INLINE void ham_xrow(hvec8 *x, const REAL *xt, int64_t r, const int64_t B)
+{
+    if (B == 8) __builtin_memcpy(x, xt + r * 8, sizeof *x);
+    else *x = (hvec8){0} + xt[r];
+}
 
-/* b = 8: as ham_step, with the column's eight sums in one vector variable. */
-CNN_INLINE int SFX(ham_step8)(const SFX(ham_ctx) *k, cnn_lane *l, int64_t *row, SFX(hvec8) *acc)
+/* b = 8 or 1: as ham_step, with the column's sums in one vector variable. */
+CNN_INLINE int ham_step8(const ham_ctx *k, cnn_lane *l, int64_t *row, hvec8 *acc, const int64_t B)
 {
     uint32_t sym;
-    int st = SFX(ham_decode)(k, l, row, &sym);
+    int st = ham_decode(k, l, row, &sym);
     if (st || sym == UINT32_MAX) return st;
-    SFX(hvec8) x;
-    __builtin_memcpy(&x, k->xt + *row * 8, sizeof x);
+    hvec8 x;
+    ham_xrow(&x, k->xt, *row, B);
     *acc += k->values[sym] * x;
     (*row)++;
     return CNN_OK;
 }
 
-CNN_INLINE int SFX(ham_close8)(const SFX(ham_ctx) *k, int64_t c, cnn_lane *l, int64_t *row,
-                               SFX(hvec8) *acc)
+CNN_INLINE int ham_close8(const ham_ctx *k, int64_t c, cnn_lane *l, int64_t *row,
+                          hvec8 *acc, const int64_t B)
 {
     while (*row < k->n) {
-        int st = SFX(ham_step8)(k, l, row, acc);
+        int st = ham_step8(k, l, row, acc, B);
         if (st) return st;
     }
     if (cnn_lane_pos(l) != k->col_bits[c + 1]) return CNN_ERR_CORRUPT;
-    __builtin_memcpy(k->out + c * 8, acc, sizeof *acc);
+    if (B == 8) __builtin_memcpy(k->out + c * 8, acc, sizeof *acc);
+    else k->out[c] = (*acc)[0];
     return CNN_OK;
 }
 
-/* b = 8 on the byte stream: four lanes, each decoding one column with only
+/* b = 8 or 1 on the byte stream: four lanes, each decoding one column with only
  * a bit position and a row as state, in lockstep.  A round decodes one table
  * entry per lane (a run of zeros and at most one more symbol) and adds the
  * symbol's value (0 after a bare run: X is finite here) times its row of X^T.
@@ -218,8 +232,8 @@ CNN_INLINE int SFX(ham_close8)(const SFX(ham_ctx) *k, int64_t c, cnn_lane *l, in
             R += 1 - has_;                                                    \
         }                                                                     \
         /* the symbol's row, or (no symbol) the run's last row: in range */   \
-        SFX(hvec8) xx_;                                                       \
-        __builtin_memcpy(&xx_, XT + (R - 1 + has_) * 8, sizeof xx_);          \
+        hvec8 xx_;                                                            \
+        ham_xrow(&xx_, XT, R - 1 + has_, B);                                  \
         A += V[s_] * xx_; /* a bare run names zero, whose value is 0 */       \
         R += has_;                                                            \
     }
@@ -233,7 +247,8 @@ CNN_INLINE int SFX(ham_close8)(const SFX(ham_ctx) *k, int64_t c, cnn_lane *l, in
 
 /* Finish column c from bit p, row r: unchecked steps while they are safe,
  * then the word reader for the last rows; store the sums. */
-CNN_INLINE int SFX(ham_finish8)(const SFX(ham_ctx) *k, int64_t c, int64_t p, int64_t r, SFX(hvec8) a)
+CNN_INLINE int ham_finish8(const ham_ctx *k, int64_t c, int64_t p, int64_t r, hvec8 a,
+                           const int64_t B)
 {
     CNN_HQ_LOCALS
     for (;;) {
@@ -245,16 +260,16 @@ CNN_INLINE int SFX(ham_finish8)(const SFX(ham_ctx) *k, int64_t c, int64_t p, int
     }
     cnn_lane l;
     cnn_lane_seek(&k->bits, &l, p);
-    return SFX(ham_close8)(k, c, &l, &r, &a);
+    return ham_close8(k, c, &l, &r, &a, B);
 }
 
-CNN_INLINE int SFX(ham_quad8)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
+CNN_INLINE int ham_quad8(const ham_ctx *k, int64_t c0, int64_t c1, const int64_t B)
 {
     CNN_HQ_LOCALS
     if (c1 - c0 < 4) {
         for (int64_t c = c0; c < c1; c++) {
-            const SFX(hvec8) zero_acc = {0};
-            int st = SFX(ham_finish8)(k, c, k->col_bits[c], 0, zero_acc);
+            const hvec8 zero_acc = {0};
+            int st = ham_finish8(k, c, k->col_bits[c], 0, zero_acc, B);
             if (st) return st;
         }
         return CNN_OK;
@@ -262,7 +277,7 @@ CNN_INLINE int SFX(ham_quad8)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
     int64_t nc = c0 + 4, k0 = c0, k1 = c0 + 1, k2 = c0 + 2, k3 = c0 + 3;
     int64_t p0 = k->col_bits[k0], p1 = k->col_bits[k1], p2 = k->col_bits[k2], p3 = k->col_bits[k3];
     int64_t r0 = 0, r1 = 0, r2 = 0, r3 = 0;
-    SFX(hvec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    hvec8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     int st;
     for (;;) {
         int64_t top_p = p0 > p1 ? p0 : p1, top_r = r0 > r1 ? r0 : r1;
@@ -284,12 +299,12 @@ CNN_INLINE int SFX(ham_quad8)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
         /* some lane is within one lookup of its column's end: rotate it */
 #define CNN_HQ_ROTATE(J)                                                      \
         if (n - r##J < step) {                                                \
-            if ((st = SFX(ham_finish8)(k, k##J, p##J, r##J, a##J))) return st; \
+            if ((st = ham_finish8(k, k##J, p##J, r##J, a##J, B))) return st; \
             if (nc >= c1) { k##J = -1; goto drain; }                          \
             k##J = nc++;                                                      \
             p##J = k->col_bits[k##J];                                         \
             r##J = 0;                                                         \
-            a##J = (SFX(hvec8)){0};                                           \
+            a##J = (hvec8){0};                                           \
         }
         CNN_HQ_ROTATE(0)
         CNN_HQ_ROTATE(1)
@@ -298,13 +313,13 @@ CNN_INLINE int SFX(ham_quad8)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
 #undef CNN_HQ_ROTATE
     }
 drain:
-    if (k0 >= 0 && (st = SFX(ham_finish8)(k, k0, p0, r0, a0))) return st;
-    if (k1 >= 0 && (st = SFX(ham_finish8)(k, k1, p1, r1, a1))) return st;
-    if (k2 >= 0 && (st = SFX(ham_finish8)(k, k2, p2, r2, a2))) return st;
-    if (k3 >= 0 && (st = SFX(ham_finish8)(k, k3, p3, r3, a3))) return st;
+    if (k0 >= 0 && (st = ham_finish8(k, k0, p0, r0, a0, B))) return st;
+    if (k1 >= 0 && (st = ham_finish8(k, k1, p1, r1, a1, B))) return st;
+    if (k2 >= 0 && (st = ham_finish8(k, k2, p2, r2, a2, B))) return st;
+    if (k3 >= 0 && (st = ham_finish8(k, k3, p3, r3, a3, B))) return st;
     for (; nc < c1; nc++) {
-        const SFX(hvec8) zero_acc = {0};
-        if ((st = SFX(ham_finish8)(k, nc, k->col_bits[nc], 0, zero_acc))) return st;
+        const hvec8 zero_acc = {0};
+        if ((st = ham_finish8(k, nc, k->col_bits[nc], 0, zero_acc, B))) return st;
     }
     return CNN_OK;
 }
@@ -319,8 +334,10 @@ drain:
  * zero met on the slow path adds nothing) or, for finite X, when the runs are
  * short: zero is then a symbol of value 0 whose product adds nothing.  Blocks
  * of rows are bounded by the stream's end as in ham_quad8; the word reader
- * finishes whatever a block could not reach. */
-CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
+ * finishes whatever a block could not reach.  A second fast path beside the
+ * run path, because the run path alone takes 1.5x its time on 512 x 4096 at
+ * density 0.5 (1.04-1.15x at 0.3), at batch 1 and 8 (paired medians). */
+CNN_INLINE int ham_oct8(const ham_ctx *k, int64_t c, const int64_t B)
 {
     const uint8_t *S = k->stream;
     const cnn_huff *h = k->h;
@@ -331,7 +348,7 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
     const int64_t *cbits = k->col_bits + c;
     int64_t p0 = cbits[0], p1 = cbits[1], p2 = cbits[2], p3 = cbits[3];
     int64_t p4 = cbits[4], p5 = cbits[5], p6 = cbits[6], p7 = cbits[7];
-    SFX(hvec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+    hvec8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
     int64_t i = 0;
 /* The codeword at the top of lane J's window W: its value times XX into the
  * lane's sums, its length onto p##J, W shifted past it (or, after a codeword
@@ -376,17 +393,17 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
         stop = stop < n - i ? i + stop : n;
         if (stop == i) break;
         for (; i + 3 < stop; i += 4) {
-            SFX(hvec8) xx0, xx1, xx2, xx3;
+            hvec8 xx0, xx1, xx2, xx3;
             if (B == 8) {
                 __builtin_memcpy(&xx0, XT + i * 8, sizeof xx0);
                 __builtin_memcpy(&xx1, XT + i * 8 + 8, sizeof xx1);
                 __builtin_memcpy(&xx2, XT + i * 8 + 16, sizeof xx2);
                 __builtin_memcpy(&xx3, XT + i * 8 + 24, sizeof xx3);
             } else { /* b = 1: element 0 carries the sum */
-                xx0 = (SFX(hvec8)){0} + XT[i];
-                xx1 = (SFX(hvec8)){0} + XT[i + 1];
-                xx2 = (SFX(hvec8)){0} + XT[i + 2];
-                xx3 = (SFX(hvec8)){0} + XT[i + 3];
+                xx0 = (hvec8){0} + XT[i];
+                xx1 = (hvec8){0} + XT[i + 1];
+                xx2 = (hvec8){0} + XT[i + 2];
+                xx3 = (hvec8){0} + XT[i + 3];
             }
             CNN_HO_QUAD(0)
             CNN_HO_QUAD(1)
@@ -398,9 +415,9 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
             CNN_HO_QUAD(7)
         }
         for (; i < stop; i++) {
-            SFX(hvec8) xx;
+            hvec8 xx;
             if (B == 8) __builtin_memcpy(&xx, XT + i * 8, sizeof xx);
-            else xx = (SFX(hvec8)){0} + XT[i];
+            else xx = (hvec8){0} + XT[i];
             CNN_HO_STEP(0)
             CNN_HO_STEP(1)
             CNN_HO_STEP(2)
@@ -415,62 +432,47 @@ CNN_INLINE int SFX(ham_oct8)(const SFX(ham_ctx) *k, int64_t c, const int64_t B)
 #undef CNN_HO_STEP
 #undef CNN_HO_QUAD
     int64_t ps[8] = {p0, p1, p2, p3, p4, p5, p6, p7};
-    SFX(hvec8) as[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    hvec8 as[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
     for (int j = 0; j < 8; j++) {
         cnn_lane l;
         int64_t r = i;
         cnn_lane_seek(&k->bits, &l, ps[j]);
         REAL a1 = as[j][0];
-        int st = B == 8 ? SFX(ham_close8)(k, c + j, &l, &r, &as[j])
-                        : SFX(ham_close)(k, c + j, &l, &r, &a1, 1);
+        int st = B == 8 ? ham_close8(k, c + j, &l, &r, &as[j], 8)
+                        : ham_close(k, c + j, &l, &r, &a1, 1);
         if (st) return st;
     }
     return CNN_OK;
 }
 
-/* b = 1 with the split table: the same eight-column path (element 0 of each
- * sum), the generic lanes for the columns left over. */
-CNN_INLINE int SFX(ham_span1_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
-{
-    int64_t c = c0;
-    for (; c + 8 <= c1; c += 8) {
-        int st = SFX(ham_oct8)(k, c, 1);
-        if (st) return st;
-    }
-    return SFX(ham_span)(k, c, c1, 1);
-}
-
-CNN_INLINE int SFX(ham_span8_fast)(const SFX(ham_ctx) *k, int64_t c0, int64_t c1)
+/* b = 8 or 1 with the byte stream and finite X: the split-table path on
+ * groups of eight columns where it was chosen, the run path on the rest. */
+CNN_INLINE int ham_span_fast(const ham_ctx *k, int64_t c0, int64_t c1, const int64_t B)
 {
     int64_t c = c0;
     if (k->tl)
         for (; c + 8 <= c1; c += 8) {
-            int st = SFX(ham_oct8)(k, c, 8);
+            int st = ham_oct8(k, c, B);
             if (st) return st;
         }
-    return SFX(ham_quad8)(k, c, c1);
+    return ham_quad8(k, c, c1, B);
 }
-
-#define CNN_HAM_SPAN8 SFX(ham_span8_fast)(k, c0, c1)
-#define CNN_HAM_SPAN1 (k->tl ? SFX(ham_span1_fast)(k, c0, c1) : SFX(ham_span)(k, c0, c1, 1))
-#else
-#define CNN_HAM_SPAN8 SFX(ham_span)(k, c0, c1, b)
-#define CNN_HAM_SPAN1 SFX(ham_span)(k, c0, c1, 1)
 #endif
 
-static int SFX(ham_range)(void *vctx, int64_t c0, int64_t c1)
+static int ham_range(void *vctx, int64_t c0, int64_t c1)
 {
-    const SFX(ham_ctx) *k = (const SFX(ham_ctx) *)vctx;
+    const ham_ctx *k = (const ham_ctx *)vctx;
     const int64_t b = k->b;
+#if defined(__GNUC__)
     /* b = 8 or 1 with the byte stream and finite X: the lockstep paths; otherwise the generic lanes */
-    if (b == 1) return k->lockstep ? CNN_HAM_SPAN1 : SFX(ham_span)(k, c0, c1, 1);
-    if (k->lockstep) return CNN_HAM_SPAN8;
-    return SFX(ham_span)(k, c0, c1, b);
+    if (k->lockstep) return b == 1 ? ham_span_fast(k, c0, c1, 1) : ham_span_fast(k, c0, c1, 8);
+#endif
+    return b == 1 ? ham_span(k, c0, c1, 1) : ham_span(k, c0, c1, b);
 }
 
 /* Rows one run-table lookup covers on average, sampled on up to four
  * columns spread over the matrix (0 when nothing could be sampled). */
-static double SFX(ham_rows_per_lookup)(const SFX(ham_ctx) *k, int64_t m)
+static double ham_rows_per_lookup(const ham_ctx *k, int64_t m)
 {
     const cnn_huff *h = k->h;
     int64_t rows = 0, looks = 0;
@@ -497,20 +499,20 @@ static double SFX(ham_rows_per_lookup)(const SFX(ham_ctx) *k, int64_t m)
     return looks ? (double)rows / (double)looks : 0.0;
 }
 
-int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
-                        const void *words, int64_t nwords, int wordbits,
-                        const uint8_t *stream, int64_t nstream,
-                        const int64_t *col_bits, int64_t ncol_bits,
-                        const uint32_t *len_count, int maxlen,
-                        const REAL *values, int64_t nsym, int64_t zero_sym,
-                        const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
+static int ham_matmat(int64_t n, int64_t m,
+                      const void *words, int64_t nwords, int wordbits,
+                      const uint8_t *stream, int64_t nstream,
+                      const int64_t *col_bits, int64_t ncol_bits,
+                      const uint32_t *len_count, int maxlen,
+                      const REAL *values, int64_t nsym, int64_t zero_sym,
+                      const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (n < 0 || m < 0 || b < 0 || threads < 1) return CNN_ERR_ARG;
     if (ncol_bits != m + 1) return CNN_ERR_ARG;
     if (zero_sym < -1) return CNN_ERR_ARG;
     uint32_t table[1 << CNN_TABLE_BITS], scratch[1 << CNN_TABLE_BITS];
     cnn_huff h;
-    SFX(ham_ctx) k;
+    ham_ctx k;
     int st = cnn_bits_init(&k.bits, words, nwords, wordbits);
     if (st) return st;
     st = cnn_check_offsets(col_bits, ncol_bits, 32 * k.bits.nchunks);
@@ -529,19 +531,19 @@ int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
     k.n = n;
     k.col_bits = col_bits;
     k.h = &h;
-    /* b = 8 fast paths, for finite X only (they add 0 * x for zero entries):
-     * the split table (ham_oct8) when the run table has no runs, or when the
-     * runs are too short to beat eight lanes sharing each row of X^T (a
-     * run-table lookup costs about as much as CNN_HAM_RUN_GAIN rows there). */
+    /* b = 8 and 1 fast paths, for finite X only (they add 0 * x for zero
+     * entries): the split table (ham_oct8) when the run table has no runs, or
+     * when its entries cover fewer rows than a window of the eight-lane path
+     * (see HAM_OCT_ROWS_PER_WINDOW); else the run table (ham_quad8). */
     k.lockstep = (b == 8 || b == 1) && stream != NULL && (h.len0 == 0 || values[zero_sym] == 0)
-              && zero_sym <= CNN_MAX_TABLE_SYMBOL && SFX(cnn_finite)(xt, n * b);
+              && zero_sym <= CNN_MAX_TABLE_SYMBOL && real_finite(xt, n * b);
     uint8_t tl[1 << CNN_TABLE_BITS];
     REAL tv[1 << CNN_TABLE_BITS];
     k.tl = NULL;
     k.tv = NULL;
 #if defined(__GNUC__)
-    if (k.lockstep && (h.len0 == 0 || SFX(ham_rows_per_lookup)(&k, m) < CNN_HAM_RUN_GAIN)) {
-        SFX(cnn_split_table)(&h, values, tl, tv);
+    if (k.lockstep && (h.len0 == 0 || ham_rows_per_lookup(&k, m) <= HAM_OCT_ROWS_PER_WINDOW)) {
+        split_table(&h, values, CNN_TABLE_BITS, tl, tv);
         k.tl = tl;
         k.tv = tv;
     }
@@ -553,5 +555,5 @@ int SFX(cnn_ham_matmat)(int64_t n, int64_t m,
     k.xt = xt;
     k.out = out;
     k.h = &h;
-    return cnn_parallel_for(pool, threads, m, col_bits, SFX(ham_range), &k);
+    return cnn_parallel_for(pool, threads, m, col_bits, ham_range, &k);
 }

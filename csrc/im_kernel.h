@@ -1,5 +1,10 @@
-/* im_impl.h: IM product, instantiated by im.c for REAL = float and double.
+/* im_kernel.h: the IM product out = X @ W for one value type REAL.
+ * Included by im_f32.c (REAL = float) and im_f64.c (double), which write
+ * the public functions out by name; the helpers are static, so each file has
+ * its own copy under the same names.
+ *
  * Fixed-width indices, column-major: entry (r, c) at bit (c*n + r) * width. */
+#include "real.h"
 
 typedef struct {
     int64_t n, b, nsym, zero_sym;
@@ -9,9 +14,9 @@ typedef struct {
     REAL *out;
     cnn_br proto;
     const uint8_t *stream; /* byte stream when the branch-free paths apply, else NULL */
-} SFX(im_ctx);
+} im_ctx;
 
-CNN_INLINE int SFX(im_column)(const SFX(im_ctx) *k, int64_t c, const int64_t B)
+CNN_INLINE int im_column(const im_ctx *k, int64_t c, const int64_t B)
 {
     const int64_t n = k->n, nsym = k->nsym, z = k->zero_sym;
     const int w = k->width;
@@ -41,7 +46,7 @@ CNN_INLINE int SFX(im_column)(const SFX(im_ctx) *k, int64_t c, const int64_t B)
 }
 
 #if defined(__GNUC__)
-typedef REAL SFX(ivec8) __attribute__((vector_size(8 * sizeof(REAL))));
+typedef REAL ivec8 __attribute__((vector_size(8 * sizeof(REAL))));
 
 /* Columns c .. c+7 row by row, each row of X^T loaded once for the eight:
  * every index is read with one unaligned load from the byte stream (the
@@ -69,7 +74,7 @@ typedef REAL SFX(ivec8) __attribute__((vector_size(8 * sizeof(REAL))));
         a##J += CNN_IM_V(i3_) * X3;                                           \
     }
 /* FULL: nsym == 2^width, so that every index is valid. */
-CNN_INLINE int SFX(im_oct)(const SFX(im_ctx) *k, int64_t c, const int64_t B, const int FULL)
+CNN_INLINE int im_oct(const im_ctx *k, int64_t c, const int64_t B, const int FULL)
 {
     const uint8_t *S = k->stream;
     const REAL *V = k->values, *XT = k->xt;
@@ -78,11 +83,11 @@ CNN_INLINE int SFX(im_oct)(const SFX(im_ctx) *k, int64_t c, const int64_t B, con
     int64_t p = c * stride;
     uint64_t bad = 0;
     if (B == 8) {
-        SFX(ivec8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        ivec8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
         int64_t row = 0;
         if (w <= 14)
             for (; row + 4 <= n; row += 4, p += 4 * w) {
-                SFX(ivec8) x0, x1, x2, x3;
+                ivec8 x0, x1, x2, x3;
                 __builtin_memcpy(&x0, XT + row * 8, sizeof x0);
                 __builtin_memcpy(&x1, XT + row * 8 + 8, sizeof x1);
                 __builtin_memcpy(&x2, XT + row * 8 + 16, sizeof x2);
@@ -93,7 +98,7 @@ CNN_INLINE int SFX(im_oct)(const SFX(im_ctx) *k, int64_t c, const int64_t B, con
                 CNN_IM_QUAD(6, x0, x1, x2, x3) CNN_IM_QUAD(7, x0, x1, x2, x3)
             }
         for (; row < n; row++, p += w) {
-            SFX(ivec8) xx;
+            ivec8 xx;
             __builtin_memcpy(&xx, XT + row * 8, sizeof xx);
             CNN_IM_IDX(0) CNN_IM_IDX(1) CNN_IM_IDX(2) CNN_IM_IDX(3)
             CNN_IM_IDX(4) CNN_IM_IDX(5) CNN_IM_IDX(6) CNN_IM_IDX(7)
@@ -142,38 +147,38 @@ CNN_INLINE int SFX(im_oct)(const SFX(im_ctx) *k, int64_t c, const int64_t B, con
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-vectorize")))
 #endif
-static int SFX(im_range)(void *vctx, int64_t c0, int64_t c1)
+static int im_range(void *vctx, int64_t c0, int64_t c1)
 {
-    const SFX(im_ctx) *k = (const SFX(im_ctx) *)vctx;
+    const im_ctx *k = (const im_ctx *)vctx;
     int64_t c = c0;
 #if CNN_IM_OCT
     if (k->stream) {
         const int full = k->nsym == ((int64_t)1 << k->width);
         for (; c + 8 <= c1; c += 8) {
-            const int st = k->b == 8 ? (full ? SFX(im_oct)(k, c, 8, 1) : SFX(im_oct)(k, c, 8, 0))
-                                     : (full ? SFX(im_oct)(k, c, 1, 1) : SFX(im_oct)(k, c, 1, 0));
+            const int st = k->b == 8 ? (full ? im_oct(k, c, 8, 1) : im_oct(k, c, 8, 0))
+                                     : (full ? im_oct(k, c, 1, 1) : im_oct(k, c, 1, 0));
             if (st) return st;
         }
     }
 #endif
     for (; c < c1; c++) {
         int st;
-        if (k->b == 1) st = SFX(im_column)(k, c, 1);
-        else if (k->b == 8) st = SFX(im_column)(k, c, 8);
-        else st = SFX(im_column)(k, c, k->b);
+        if (k->b == 1) st = im_column(k, c, 1);
+        else if (k->b == 8) st = im_column(k, c, 8);
+        else st = im_column(k, c, k->b);
         if (st) return st;
     }
     return CNN_OK;
 }
 
-int SFX(cnn_im_matmat)(int64_t n, int64_t m,
-                       const void *words, int64_t nwords, int wordbits, int width,
-                       const uint8_t *stream, int64_t nstream, const REAL *values, int64_t nsym, int64_t zero_sym,
-                       const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
+static int im_matmat(int64_t n, int64_t m,
+                     const void *words, int64_t nwords, int wordbits, int width,
+                     const uint8_t *stream, int64_t nstream, const REAL *values, int64_t nsym, int64_t zero_sym,
+                     const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (n < 0 || m < 0 || b < 0 || threads < 1) return CNN_ERR_ARG;
     if (width < 0 || width > 32 || zero_sym < -1 || zero_sym >= nsym) return CNN_ERR_ARG;
-    SFX(im_ctx) k;
+    im_ctx k;
     int st = cnn_br_init(&k.proto, words, nwords, wordbits);
     if (st) return st;
     if (n > 0 && m > 0 && (double)n * (double)m * width > 32.0 * (double)k.proto.nchunks)
@@ -194,7 +199,7 @@ int SFX(cnn_im_matmat)(int64_t n, int64_t m,
     /* the branch-free paths: a byte stream, 1 <= width <= 32 (a 64-bit peek holds
      * at least 57 stream bits), b = 1 or 8, finite X, and zero's value 0 */
     k.stream = (stream != NULL && width > 0 && (b == 1 || b == 8)
-                && (zero_sym < 0 || values[zero_sym] == 0) && SFX(cnn_finite)(xt, n * b))
+                && (zero_sym < 0 || values[zero_sym] == 0) && real_finite(xt, n * b))
              ? stream : NULL;
-    return cnn_parallel_for(pool, threads, m, NULL, SFX(im_range), &k);
+    return cnn_parallel_for(pool, threads, m, NULL, im_range, &k);
 }

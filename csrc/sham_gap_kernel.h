@@ -1,5 +1,8 @@
-/* sham_gap_impl.h: sHAM-gap product, instantiated by sham_gap.c for REAL =
- * float and double.
+/* sham_gap_kernel.h: the sHAM-gap product out = X @ W for one value type REAL.
+ * Included by sham_gap_f32.c (REAL = float) and sham_gap_f64.c (double),
+ * which write the public functions out by name; the helpers are static, so
+ * each file has its own copy under the same names.  The stream's decoding
+ * (shared with the reference decoder of sham_gap.c) is in sham_gap_code.h.
  *
  * Blocks of `group` columns are independent (each starts at blk_bits[blk]);
  * a thread takes a contiguous range of blocks and decodes four of them at
@@ -9,6 +12,11 @@
  * A row past n moves to the next column of the block (past the block's last
  * column is corruption), and each block must end exactly at blk_bits[blk + 1].
  */
+#include <stdlib.h>
+#include <string.h>
+
+#include "real.h"
+#include "sham_gap_code.h"
 
 typedef struct {
     int64_t n, m, group, b;
@@ -19,10 +27,8 @@ typedef struct {
     const cnn_gapc *g;
     cnn_bits bits;
     int64_t safe, end; /* see cnn_gap_peek */
-} SFX(gap_ctx);
+} gap_ctx;
 
-#ifndef CNN_GAP_COMMON
-#define CNN_GAP_COMMON
 /* One lane: its bit position, the block it decodes, the current row and column. */
 typedef struct {
     int64_t pos, row, col, cend, blk;
@@ -33,23 +39,22 @@ typedef struct {
 #else
 #define CNN_GAP_VEC 0
 #endif
-#endif
 
 /* A lane's sums of the current column: b = 1 in a1, b = 8 in a8 where the
  * compiler has vector types; any other b is summed in place in out. */
 #if CNN_GAP_VEC
-typedef REAL SFX(gap_vec8) __attribute__((vector_size(8 * sizeof(REAL))));
+typedef REAL gap_vec8 __attribute__((vector_size(8 * sizeof(REAL))));
 #else
-typedef struct { REAL v[8]; } SFX(gap_vec8);
+typedef struct { REAL v[8]; } gap_vec8;
 #endif
 typedef struct {
-    SFX(gap_vec8) a8;
+    gap_vec8 a8;
     REAL a1;
-} SFX(gap_acc);
+} gap_acc;
 
 /* Store the current column's sums and clear them. */
-CNN_INLINE void SFX(gap_flush)(const SFX(gap_ctx) *k, const cnn_gap_lane *L, SFX(gap_acc) *s,
-                               const int64_t B)
+CNN_INLINE void gap_flush(const gap_ctx *k, const cnn_gap_lane *L, gap_acc *s,
+                          const int64_t B)
 {
     if (B == 1) {
         k->out[L->col] = s->a1;
@@ -61,8 +66,8 @@ CNN_INLINE void SFX(gap_flush)(const SFX(gap_ctx) *k, const cnn_gap_lane *L, SFX
 }
 
 /* Start block `blk` in lane L. */
-CNN_INLINE void SFX(gap_open)(const SFX(gap_ctx) *k, cnn_gap_lane *L, int64_t blk,
-                              SFX(gap_acc) *s)
+CNN_INLINE void gap_open(const gap_ctx *k, cnn_gap_lane *L, int64_t blk,
+                         gap_acc *s)
 {
     L->pos = k->blk_bits[blk];
     L->blk = blk;
@@ -73,19 +78,19 @@ CNN_INLINE void SFX(gap_open)(const SFX(gap_ctx) *k, cnn_gap_lane *L, int64_t bl
 }
 
 /* One nonzero of lane L: CNN_OK, CNN_GAP_END after its block's END, or an error. */
-CNN_INLINE int SFX(gap_step)(const SFX(gap_ctx) *k, cnn_gap_lane *L, SFX(gap_acc) *s,
-                             const int64_t B)
+CNN_INLINE int gap_step(const gap_ctx *k, cnn_gap_lane *L, gap_acc *s,
+                        const int64_t B)
 {
     const cnn_gap_res r = cnn_gap_next(k->g, &k->bits, L->pos, k->safe, k->end);
     if (CNN_UNLIKELY(r.st)) return r.st;
     L->pos = r.pos;
     if (CNN_UNLIKELY(r.gap < 0)) {
-        SFX(gap_flush)(k, L, s, B);
+        gap_flush(k, L, s, B);
         return L->pos == k->blk_bits[L->blk + 1] ? CNN_GAP_END : CNN_ERR_CORRUPT;
     }
     L->row += r.gap + 1;
     while (CNN_UNLIKELY(L->row >= k->n)) {
-        SFX(gap_flush)(k, L, s, B);
+        gap_flush(k, L, s, B);
         if (++L->col >= L->cend) return CNN_ERR_CORRUPT;
         L->row -= k->n;
     }
@@ -95,7 +100,7 @@ CNN_INLINE int SFX(gap_step)(const SFX(gap_ctx) *k, cnn_gap_lane *L, SFX(gap_acc
         s->a1 += v * x[0];
 #if CNN_GAP_VEC
     } else if (B == 8) {
-        SFX(gap_vec8) xv;
+        gap_vec8 xv;
         memcpy(&xv, x, sizeof xv);
         s->a8 += v * xv;
 #endif
@@ -106,39 +111,39 @@ CNN_INLINE int SFX(gap_step)(const SFX(gap_ctx) *k, cnn_gap_lane *L, SFX(gap_acc
     return CNN_OK;
 }
 
-CNN_INLINE int SFX(gap_drain)(const SFX(gap_ctx) *k, cnn_gap_lane *L, SFX(gap_acc) *s,
-                               const int64_t B)
+CNN_INLINE int gap_drain(const gap_ctx *k, cnn_gap_lane *L, gap_acc *s,
+                         const int64_t B)
 {
     int st;
-    while ((st = SFX(gap_step)(k, L, s, B)) == CNN_OK) {
+    while ((st = gap_step(k, L, s, B)) == CNN_OK) {
     }
     return st == CNN_GAP_END ? CNN_OK : st;
 }
 
-CNN_INLINE int SFX(gap_span)(const SFX(gap_ctx) *kp, int64_t b0, int64_t b1, const int64_t B)
+CNN_INLINE int gap_span(const gap_ctx *kp, int64_t b0, int64_t b1, const int64_t B)
 {
     /* Local copies: stores through out cannot then alias the constants. */
     const cnn_gapc g = *kp->g;
-    SFX(gap_ctx) kc = *kp;
+    gap_ctx kc = *kp;
     kc.g = &g;
-    const SFX(gap_ctx) *k = &kc;
+    const gap_ctx *k = &kc;
     cnn_gap_lane L0, L1, L2, L3;
-    SFX(gap_acc) s0, s1, s2, s3;
+    gap_acc s0, s1, s2, s3;
     int64_t next = b0;
     int st = CNN_OK;
     if (b1 - b0 >= 4) {
-        SFX(gap_open)(k, &L0, next++, &s0);
-        SFX(gap_open)(k, &L1, next++, &s1);
-        SFX(gap_open)(k, &L2, next++, &s2);
-        SFX(gap_open)(k, &L3, next++, &s3);
+        gap_open(k, &L0, next++, &s0);
+        gap_open(k, &L1, next++, &s1);
+        gap_open(k, &L2, next++, &s2);
+        gap_open(k, &L3, next++, &s3);
         int live0 = 1, live1 = 1, live2 = 1, live3 = 1;
         /* A lane whose block ends takes the next one; once none is left the
          * others finish their blocks one at a time. */
 #define CNN_GAP_LANE_STEP(L, s, live)                                         \
-        st = SFX(gap_step)(k, &L, s, B);                                      \
+        st = gap_step(k, &L, s, B);                                      \
         if (CNN_UNLIKELY(st)) {                                               \
             if (st != CNN_GAP_END) return st;                                 \
-            if (next < b1) SFX(gap_open)(k, &L, next++, s);                   \
+            if (next < b1) gap_open(k, &L, next++, s);                   \
             else { live = 0; break; }                                         \
         }
         for (;;) {
@@ -148,41 +153,42 @@ CNN_INLINE int SFX(gap_span)(const SFX(gap_ctx) *kp, int64_t b0, int64_t b1, con
             CNN_GAP_LANE_STEP(L3, &s3, live3)
         }
 #undef CNN_GAP_LANE_STEP
-        st = live0 ? SFX(gap_drain)(k, &L0, &s0, B) : CNN_OK;
-        if (!st && live1) st = SFX(gap_drain)(k, &L1, &s1, B);
-        if (!st && live2) st = SFX(gap_drain)(k, &L2, &s2, B);
-        if (!st && live3) st = SFX(gap_drain)(k, &L3, &s3, B);
+        st = live0 ? gap_drain(k, &L0, &s0, B) : CNN_OK;
+        if (!st && live1) st = gap_drain(k, &L1, &s1, B);
+        if (!st && live2) st = gap_drain(k, &L2, &s2, B);
+        if (!st && live3) st = gap_drain(k, &L3, &s3, B);
     }
     while (!st && next < b1) {
-        SFX(gap_open)(k, &L0, next++, &s0);
-        st = SFX(gap_drain)(k, &L0, &s0, B);
+        gap_open(k, &L0, next++, &s0);
+        st = gap_drain(k, &L0, &s0, B);
     }
     return st;
 }
 
-static int SFX(gap_range)(void *vctx, int64_t b0, int64_t b1)
+static int gap_range(void *vctx, int64_t b0, int64_t b1)
 {
-    const SFX(gap_ctx) *k = (const SFX(gap_ctx) *)vctx;
+    const gap_ctx *k = (const gap_ctx *)vctx;
     const int64_t b = k->b;
-    return b == 1 ? SFX(gap_span)(k, b0, b1, 1)
-         : b == 8 ? SFX(gap_span)(k, b0, b1, 8)
-         : SFX(gap_span)(k, b0, b1, b);
+    return b == 1 ? gap_span(k, b0, b1, 1)
+         : b == 8 ? gap_span(k, b0, b1, 8)
+         : gap_span(k, b0, b1, b);
 }
 
-int SFX(cnn_sham_gap_matmat)(int64_t n, int64_t m, int64_t group,
-                             const void *words, int64_t nwords, int wordbits,
-                             const int64_t *blk_bits, int64_t nblk_bits,
-                             const uint32_t *gap_len_count, int gap_maxlen,
-                             const uint32_t *gap_syms, int64_t ngap, int64_t lit,
-                             const uint32_t *len_count, int maxlen,
-                             const REAL *values, int64_t nsym,
-                             const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
+/* The public products (sham_gap_f32.c, sham_gap_f64.c). */
+static int sham_gap_matmat(int64_t n, int64_t m, int64_t group,
+                           const void *words, int64_t nwords, int wordbits,
+                           const int64_t *blk_bits, int64_t nblk_bits,
+                           const uint32_t *gap_len_count, int gap_maxlen,
+                           const uint32_t *gap_syms, int64_t ngap, int64_t lit,
+                           const uint32_t *len_count, int maxlen,
+                           const REAL *values, int64_t nsym,
+                           const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (b < 0 || threads < 1) return CNN_ERR_ARG;
     uint32_t gtab[1 << CNN_TABLE_BITS], vtab[1 << CNN_TABLE_BITS];
     uint32_t *fast;
     cnn_gapc g;
-    SFX(gap_ctx) k;
+    gap_ctx k;
     int st = cnn_gap_setup(n, m, group, words, nwords, wordbits, blk_bits, nblk_bits,
                            gap_len_count, gap_maxlen, gap_syms, ngap, lit,
                            len_count, maxlen, nsym, &k.bits, &g, gtab, vtab, &fast);
@@ -199,7 +205,7 @@ int SFX(cnn_sham_gap_matmat)(int64_t n, int64_t m, int64_t group,
         k.g = &g;
         k.end = 32 * k.bits.nchunks;
         k.safe = k.end - 32;
-        st = cnn_parallel_for(pool, threads, nblk_bits - 1, blk_bits, SFX(gap_range), &k);
+        st = cnn_parallel_for(pool, threads, nblk_bits - 1, blk_bits, gap_range, &k);
     }
     free(fast);
     return st;

@@ -1,4 +1,7 @@
-/* cser_impl.h: CER and CSER products, instantiated by cser.c for REAL = float and double.
+/* cser_kernel.h: the CER and CSER products out = X @ W for one value type REAL.
+ * Included by cser_f32.c (REAL = float) and cser_f64.c (double), which write
+ * the public functions out by name; the helpers are static, so each file has
+ * its own copy under the same names.
  *
  * Output c owns the groups rp[c] .. rp[c+1]-1; group g lists the inputs
  * ci[gp[g] .. gp[g+1]-1], which all hold the value values[v(g)], where
@@ -13,9 +16,9 @@
  * The pointer arrays and the value indices are validated once, up front
  * (O(m + groups)); each input index is checked against n as it is read.
  */
+#include <stdlib.h>
 
-#ifndef CNN_CSER_COMMON
-#define CNN_CSER_COMMON
+#include "real.h"
 
 /* Element i of an unsigned array of `bytes` = 1, 2, 4 or 8 bytes; a uint64
  * above INT64_MAX reads as -1 so that every range check rejects it. */
@@ -52,7 +55,6 @@ static int cnn_check_ptr(const void *ptr, int bytes, int64_t len, int64_t end)
 
 /* Batch columns handled per pass over a row's indices (accumulators in locals). */
 #define CNN_CSER_W 8
-#endif
 
 typedef struct {
     int64_t n, b, nsym;
@@ -61,16 +63,16 @@ typedef struct {
     int ci_bytes, gp_bytes, rp_bytes, vi_bytes;
     const REAL *xt;
     REAL *out;
-} SFX(cser_ctx);
+} cser_ctx;
 
 /* Row c, batch columns t0 .. t0+W-1 of a batch of S (W <= CNN_CSER_W).
  * IMP: values[0] is nonzero; `mark` (n bytes, all zero on entry and on
  * return) flags the listed inputs so that the others can be summed directly,
  * which keeps the error within that of the plain sum (subtracting the listed
  * ones from the total would cancel). */
-CNN_INLINE int SFX(cser_row)(const SFX(cser_ctx) *k, int64_t c, int64_t t0, const int W,
-                             const int64_t S, const int CB, const int IMP,
-                             unsigned char *restrict mark)
+CNN_INLINE int cser_row(const cser_ctx *k, int64_t c, int64_t t0, const int W,
+                        const int64_t S, const int CB, const int IMP,
+                        unsigned char *restrict mark)
 {
     const REAL *restrict xt = k->xt + t0;
     const REAL *restrict values = k->values;
@@ -139,22 +141,22 @@ CNN_INLINE int SFX(cser_row)(const SFX(cser_ctx) *k, int64_t c, int64_t t0, cons
 }
 
 /* All batch columns of rows c0 .. c1-1; b = 1 and b = 8 get constant widths. */
-CNN_INLINE int SFX(cser_span)(const SFX(cser_ctx) *k, int64_t c0, int64_t c1, const int CB,
-                              const int IMP, unsigned char *mark)
+CNN_INLINE int cser_span(const cser_ctx *k, int64_t c0, int64_t c1, const int CB,
+                         const int IMP, unsigned char *mark)
 {
     const int64_t b = k->b;
     for (int64_t c = c0; c < c1; c++) {
         int st = CNN_OK;
         if (b == 1) {
-            st = SFX(cser_row)(k, c, 0, 1, 1, CB, IMP, mark);
+            st = cser_row(k, c, 0, 1, 1, CB, IMP, mark);
         } else if (b == CNN_CSER_W) {
-            st = SFX(cser_row)(k, c, 0, CNN_CSER_W, CNN_CSER_W, CB, IMP, mark);
+            st = cser_row(k, c, 0, CNN_CSER_W, CNN_CSER_W, CB, IMP, mark);
         } else {
             int64_t t0 = 0;
             for (; st == CNN_OK && t0 + CNN_CSER_W <= b; t0 += CNN_CSER_W)
-                st = SFX(cser_row)(k, c, t0, CNN_CSER_W, b, CB, IMP, mark);
+                st = cser_row(k, c, t0, CNN_CSER_W, b, CB, IMP, mark);
             if (st == CNN_OK && t0 < b)
-                st = SFX(cser_row)(k, c, t0, (int)(b - t0), b, CB, IMP, mark);
+                st = cser_row(k, c, t0, (int)(b - t0), b, CB, IMP, mark);
         }
         if (st) return st;
     }
@@ -163,15 +165,15 @@ CNN_INLINE int SFX(cser_span)(const SFX(cser_ctx) *k, int64_t c0, int64_t c1, co
 
 #define CNN_CSER_DISPATCH(IMP)                                                \
     switch (k->ci_bytes) {                                                    \
-    case 1: st = SFX(cser_span)(k, c0, c1, 1, IMP, mark); break;              \
-    case 2: st = SFX(cser_span)(k, c0, c1, 2, IMP, mark); break;              \
-    case 4: st = SFX(cser_span)(k, c0, c1, 4, IMP, mark); break;              \
-    default: st = SFX(cser_span)(k, c0, c1, 8, IMP, mark); break;             \
+    case 1: st = cser_span(k, c0, c1, 1, IMP, mark); break;              \
+    case 2: st = cser_span(k, c0, c1, 2, IMP, mark); break;              \
+    case 4: st = cser_span(k, c0, c1, 4, IMP, mark); break;              \
+    default: st = cser_span(k, c0, c1, 8, IMP, mark); break;             \
     }
 
-static int SFX(cser_range)(void *vctx, int64_t c0, int64_t c1)
+static int cser_range(void *vctx, int64_t c0, int64_t c1)
 {
-    const SFX(cser_ctx) *k = (const SFX(cser_ctx) *)vctx;
+    const cser_ctx *k = (const cser_ctx *)vctx;
     int st;
     if (k->nsym > 0 && k->values[0] != 0) {
         /* per-thread scratch: which inputs the current row lists */
@@ -187,13 +189,13 @@ static int SFX(cser_range)(void *vctx, int64_t c0, int64_t c1)
 }
 #undef CNN_CSER_DISPATCH
 
-/* Shared by CER (vi == NULL) and CSER. */
-static int SFX(cser_run)(int64_t n, int64_t m, const REAL *values, int64_t nsym,
-                         const void *ci, int ci_bytes, int64_t q,
-                         const void *gp, int gp_bytes, int64_t ngp,
-                         const void *rp, int rp_bytes, int64_t nrp,
-                         const void *vi, int vi_bytes, int64_t nvi,
-                         const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
+/* The public products (cser_f32.c, cser_f64.c): CER with vi == NULL, CSER. */
+static int cser_run(int64_t n, int64_t m, const REAL *values, int64_t nsym,
+                    const void *ci, int ci_bytes, int64_t q,
+                    const void *gp, int gp_bytes, int64_t ngp,
+                    const void *rp, int rp_bytes, int64_t nrp,
+                    const void *vi, int vi_bytes, int64_t nvi,
+                    const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (n < 0 || m < 0 || b < 0 || q < 0 || nsym < 0 || threads < 1) return CNN_ERR_ARG;
     if (nrp != m + 1) return CNN_ERR_ARG;
@@ -221,7 +223,7 @@ static int SFX(cser_run)(int64_t n, int64_t m, const REAL *values, int64_t nsym,
     }
     if (m == 0 || b == 0) return CNN_OK;
 
-    SFX(cser_ctx) k;
+    cser_ctx k;
     k.n = n;
     k.b = b;
     k.nsym = nsym;
@@ -248,29 +250,7 @@ static int SFX(cser_run)(int64_t n, int64_t m, const REAL *values, int64_t nsym,
             cum[c] = g + cnn_uint_at(gp, g, gp_bytes) + extra * c;
         }
     }
-    st = cnn_parallel_for(pool, threads, m, cum, SFX(cser_range), &k);
+    st = cnn_parallel_for(pool, threads, m, cum, cser_range, &k);
     free(cum);
     return st;
-}
-
-int SFX(cnn_cer_matmat)(int64_t n, int64_t m, const REAL *values, int64_t nsym,
-                        const void *ci, int ci_bytes, int64_t q,
-                        const void *gp, int gp_bytes, int64_t ngp,
-                        const void *rp, int rp_bytes, int64_t nrp,
-                        const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
-{
-    return SFX(cser_run)(n, m, values, nsym, ci, ci_bytes, q, gp, gp_bytes, ngp,
-                         rp, rp_bytes, nrp, NULL, 1, 0, xt, b, out, threads, pool);
-}
-
-int SFX(cnn_cser_matmat)(int64_t n, int64_t m, const REAL *values, int64_t nsym,
-                         const void *ci, int ci_bytes, int64_t q,
-                         const void *gp, int gp_bytes, int64_t ngp,
-                         const void *rp, int rp_bytes, int64_t nrp,
-                         const void *vi, int vi_bytes, int64_t nvi,
-                         const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
-{
-    if (!vi) return CNN_ERR_ARG;
-    return SFX(cser_run)(n, m, values, nsym, ci, ci_bytes, q, gp, gp_bytes, ngp,
-                         rp, rp_bytes, nrp, vi, vi_bytes, nvi, xt, b, out, threads, pool);
 }

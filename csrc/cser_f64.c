@@ -1,0 +1,25 @@
+/* cser_f64.c: X @ W for CER and CSER (Wiedemann et al., TNNLS 2020), float64. */
+#define REAL double
+#include "cser_kernel.h"
+
+int cnn_cer_matmat_f64(int64_t n, int64_t m, const double *values, int64_t nsym,
+                       const void *ci, int ci_bytes, int64_t q,
+                       const void *gp, int gp_bytes, int64_t ngp,
+                       const void *rp, int rp_bytes, int64_t nrp,
+                       const double *xt, int64_t b, double *out, int threads, cnn_pool *pool)
+{
+    return cser_run(n, m, values, nsym, ci, ci_bytes, q, gp, gp_bytes, ngp, rp, rp_bytes, nrp,
+                    NULL, 1, 0, xt, b, out, threads, pool);
+}
+
+int cnn_cser_matmat_f64(int64_t n, int64_t m, const double *values, int64_t nsym,
+                        const void *ci, int ci_bytes, int64_t q,
+                        const void *gp, int gp_bytes, int64_t ngp,
+                        const void *rp, int rp_bytes, int64_t nrp,
+                        const void *vi, int vi_bytes, int64_t nvi,
+                        const double *xt, int64_t b, double *out, int threads, cnn_pool *pool)
+{
+    if (!vi) return CNN_ERR_ARG;
+    return cser_run(n, m, values, nsym, ci, ci_bytes, q, gp, gp_bytes, ngp, rp, rp_bytes, nrp,
+                    vi, vi_bytes, nvi, xt, b, out, threads, pool);
+}

@@ -1,0 +1,15 @@
+/* ham_f32.c: X @ W for the Huffman Address Map (HAM), float32. */
+#define REAL float
+#include "ham_kernel.h"
+
+int cnn_ham_matmat_f32(int64_t n, int64_t m,
+                       const void *words, int64_t nwords, int wordbits,
+                       const uint8_t *stream, int64_t nstream,
+                       const int64_t *col_bits, int64_t ncol_bits,
+                       const uint32_t *len_count, int maxlen,
+                       const float *values, int64_t nsym, int64_t zero_sym,
+                       const float *xt, int64_t b, float *out, int threads, cnn_pool *pool)
+{
+    return ham_matmat(n, m, words, nwords, wordbits, stream, nstream, col_bits, ncol_bits,
+                      len_count, maxlen, values, nsym, zero_sym, xt, b, out, threads, pool);
+}
