@@ -73,8 +73,10 @@ def test_a_completed_run_is_skipped_until_its_parameters_or_inputs_change(tmp_pa
 def test_the_quick_run_fingerprints_the_records_that_03_compress_shows(tmp_path):
     from compactnn.experiments.pipeline_quick import records_fingerprint
     assert records_fingerprint(tmp_path) == ""
-    for key in ("b2", "a1"):
+    for key in ("b2", "a1", "no_rows"):
         (tmp_path / "records" / "compress" / key).mkdir(parents=True)
         (tmp_path / "records" / "compress" / key / "record.json").write_text("{}")
+        if key != "no_rows":  # a finished record has its rows too
+            (tmp_path / "records" / "compress" / key / "rows.csv").write_text("scope\n")
     (tmp_path / "records" / "compress" / "unfinished").mkdir()
     assert records_fingerprint(tmp_path) == "a1,b2"

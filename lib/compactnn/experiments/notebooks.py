@@ -37,7 +37,7 @@ def notebook_path(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _digest(name: str, params: dict, source: bytes = b"", inputs: str = "") -> str:
+def _digest(name: str, params: dict, source: bytes, inputs: str) -> str:
     text = json.dumps({"notebook": name, "parameters": params, "inputs": inputs,
                        "source": hashlib.sha256(source).hexdigest()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -72,9 +72,11 @@ def quick_parameters(name: str, results, grid: str = QUICK_GRID) -> dict:
 
 
 def records_fingerprint(results) -> str:
-    """The keys of the compression records under ``results`` (a view on them reruns when they change)."""
-    folder = Path(results) / "records" / "compress"
-    return ",".join(sorted(p.parent.name for p in folder.glob("*/record.json")))
+    """The keys of the finished compression records under ``results`` (what ``03_compress`` shows,
+    :func:`compactnn.report.records.record_folders`): a view on them reruns when they change."""
+    from ..report.records import record_folders
+
+    return ",".join(folder.name for folder in record_folders(results, "compress"))
 
 
 def _plan(args, results) -> list[str]:
