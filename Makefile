@@ -37,10 +37,12 @@ help:
 
 env: $(STAMP)
 
+# --no-compile: byte-compiling every installed module (torch, jupyter, ...) takes a
+# minute of the two-minute install; Python compiles what it imports, once, instead.
 $(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip "setuptools>=64" wheel "cffi>=1.15"
-	$(PIP) install --quiet --no-build-isolation -c constraints.txt -e '.[test]'
+	$(PIP) install --quiet --no-compile --upgrade pip "setuptools>=64" wheel "cffi>=1.15"
+	$(PIP) install --quiet --no-compile --no-build-isolation -c constraints.txt -e '.[test]'
 	rm -f lib/compactnn/_cnative*.so  # the kernels are built by the rule below
 	touch $@
 

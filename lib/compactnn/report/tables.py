@@ -10,7 +10,7 @@ from typing import Iterator, Sequence
 from .._files import write_text_atomic, write_with
 
 __all__ = ["write_text_atomic", "write_csv", "markdown_table", "write_markdown", "latex_table",
-           "write_table", "plot_style", "save_figure"]
+           "write_table", "plot_style", "save_figure", "plain_log_ticks"]
 
 
 def write_csv(df, path: str | os.PathLike) -> Path:
@@ -102,9 +102,27 @@ def plot_style() -> Iterator[None]:
         yield
 
 
+def plain_log_ticks(fig) -> None:
+    """Label the log axes of ``fig`` as plain numbers (0.01, 0.1, 1) and their minor ticks not at all.
+
+    Matplotlib's default log labels are mathtext (``10^{-2}``): typesetting them
+    and embedding the math fonts in every PDF was half the time of drawing the
+    report (about 15 s of it on 2 cores).
+    """
+    from matplotlib import ticker
+
+    for ax in fig.axes:
+        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+            if scale == "log":
+                axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+                axis.set_minor_formatter(ticker.NullFormatter())
+
+
 def save_figure(fig, out_dir: str | os.PathLike, stem: str,
                 formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """Save ``fig`` as ``out_dir/stem.png`` and ``.pdf`` (each written atomically)."""
+    """Save ``fig`` as ``out_dir/stem.png`` and ``.pdf`` (each written atomically; log axes
+    labelled by :func:`plain_log_ticks`)."""
+    plain_log_ticks(fig)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
