@@ -73,3 +73,23 @@ def test_walkthrough_runs_with_its_defaults(tmp_path):
     assert "traced:" in outputs and "NumPy:" in outputs
     declared = set(pm.inspect_notebook(str(NOTEBOOKS / "00_walkthrough.ipynb")))
     assert {"n", "m", "density", "k", "seed"} <= declared
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_shipped_notebook_is_valid_with_cell_ids(path):
+    """nbformat 4.5 cells carry ids (without, nbformat warns on every run and will refuse)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    ids = [c.get("id") for c in nb.cells]
+    assert all(ids) and len(set(ids)) == len(ids)
+
+
+def test_notebooks_run_over_ipc_sockets():
+    """The kernels of ``run_notebook`` talk over Unix sockets (no TCP port, no plain-text warning)."""
+    from compactnn.experiments.notebooks import _ipc_kernel_manager
+
+    assert _ipc_kernel_manager()().transport == "ipc"

@@ -83,6 +83,7 @@ def run_notebook(name: str, params: dict | None = None, out_dir: str | os.PathLi
         try:
             pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=os.getcwd(),
                                 kernel_name=kernel_name or _kernel_name(),
+                                kernel_manager_class=_ipc_kernel_manager(),
                                 progress_bar=sys.stderr.isatty(),  # a bar over cells, terminals only
                                 log_output=False)
         except pm.PapermillExecutionError:
@@ -93,6 +94,22 @@ def run_notebook(name: str, params: dict | None = None, out_dir: str | os.PathLi
     write_text_atomic(stamp, json.dumps(record, indent=1, default=str))
     log.info("%s done in %.1f s", src.stem, record["seconds"])
     return out
+
+
+def _ipc_kernel_manager():
+    """The kernel manager class of the runs: the kernel talks over local (Unix) sockets.
+
+    Over TCP, ipykernel warns on every start that the traffic is unencrypted;
+    IPC sockets live beside the kernel's connection file, readable by the user
+    alone, and reach no network.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
 
 
 def _kernel_name() -> str:
