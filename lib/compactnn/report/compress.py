@@ -177,17 +177,24 @@ def _psi_text(value, fmt) -> str:
 
 
 def _view(t: pd.DataFrame, extra=(), scopes=("dense",), named=NAMED_FORMATS) -> pd.DataFrame:
-    """A handful of readable columns: identity, performance, best ``psi`` and a few named formats."""
+    """A handful of readable columns: what was compressed how, its performance, the best ``psi``
+    and a few named formats (every column of the configuration stays in the CSV).
+
+    The network-data pair carries its metric and baseline; the method its variant
+    when that is not the paper's; ``p / k`` the pruning percentiles and codebook
+    sizes (``-`` where the method has none), then the conv layers' where they differ.
+    """
     v = pd.DataFrame(index=t.index)
-    for col, name in (("network", "network"), ("dataset", "data"), ("method", "method"),
-                      ("variant", "variant"), ("target", "target"), ("p", "p"), ("k", "k")):
-        if col in t:
-            v[name] = t[col].fillna("")
-    v["metric"] = t["metric"]
+    text = lambda col: t[col].fillna("").astype(str) if col in t else pd.Series("", index=t.index)  # noqa: E731
+    v["network / data"] = [f"{n} / {d} ({m}, baseline {b:.4g})" for n, d, m, b in
+                           zip(text("network"), text("dataset"), text("metric"), t["baseline"])]
+    v["method"] = [m if var in ("", "paper") else f"{m} ({var})" for m, var in zip(text("method"), text("variant"))]
+    v["target"] = text("target")
+    v["p / k"] = [f"{p or '-'} / {k or '-'}" + (f", conv {pc or '-'} / {kc or '-'}" if pc or kc else "")
+                  for p, k, pc, kc in zip(text("p"), text("k"), text("p_conv"), text("k_conv"))]
     for col in extra:
         v[col.replace("_", " ").replace("distinct per", "distinct nonzero per")] = t[col]
     v["performance"] = t["performance"]
-    v["baseline"] = t["baseline"]
     v["delta"] = t["delta"]
     for scope in scopes:
         if f"psi_{scope}_best" not in t:
