@@ -114,7 +114,7 @@ RECIPES: dict[str, Recipe] = {
     "deepdta-kiba": Recipe(net="deepdta", data="kiba", epochs=100, lr=1e-3, batch_size=256,
                            loss="mse", metric="mse"),
     # The embedded default, our choice: 2-3 s per epoch on two idle CPU cores
-    # (60-70 s in all), test accuracy 0.979 (seed 0).
+    # (50-70 s in all), test accuracy 0.979 (seed 0).
     "small_vgg-mnist5k": Recipe(net="small_vgg", data="mnist5k", epochs=20, lr=1e-3,
                                 batch_size=64, lr_schedule=StepSchedule((12, 17), 0.1),
                                 augment="crop2"),
