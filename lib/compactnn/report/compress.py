@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..formats import FORMATS
-from .tables import plain_log_ticks, plot_style, save_figure, write_table
+from .tables import finish_layout, plot_style, save_figure, write_table
 
 __all__ = ["config_table", "best_performance", "smallest_psi_no_loss", "occupancy", "variant_table",
            "write_tables", "table_markdown", "plot_fig3", "NAMED_FORMATS", "TABLE_DIR"]
@@ -303,8 +303,7 @@ def plot_fig3(rows: pd.DataFrame, out_dir=None, named=NAMED_FORMATS) -> list[Pat
                     ax.set_xticks(x, ticks, fontsize=6)
                     ax.set_xlabel("configuration (p: pruning %, k: codebook size)", fontsize=7)
                     ax.legend(loc="best")
-            plain_log_ticks(fig)
-            fig.tight_layout()
+            finish_layout(fig)
             if out_dir is not None:
                 stem = "fig3_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", method)
                 paths.append(save_figure(fig, out_dir, stem)[0])

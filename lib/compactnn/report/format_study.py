@@ -17,7 +17,7 @@ import pandas as pd
 from .. import bounds, timing
 from .._files import write_text_atomic
 from ..formats import FORMATS, default_threads
-from .tables import plain_log_ticks, plot_style, save_figure, write_csv
+from .tables import finish_layout, plot_style, save_figure, write_csv
 
 __all__ = ["space_summary", "time_summary", "crossover_summary", "plot_space", "plot_time",
            "write_tables", "write_environment", "uses_threads"]
@@ -163,8 +163,7 @@ def _finish_figure(fig, axes, out_dir, name: str) -> None:
     """One legend (the first panel's) beside the panels; saved when ``out_dir`` is given."""
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    plain_log_ticks(fig)
-    fig.tight_layout()
+    finish_layout(fig)
     if out_dir is not None:
         save_figure(fig, out_dir, name)
 

@@ -11,7 +11,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from .tables import plain_log_ticks
+from .tables import finish_layout
 
 __all__ = ["FONT", "example_matrix", "byte_table", "bound_figure", "shipped_layer", "compress_layer",
            "histogram_figure"]
@@ -64,8 +64,7 @@ def bound_figure(n: int = 512, m: int = 4096, k: int = 32, densities=(0.02, 0.05
         ax.plot(densities, pts, marker, markersize=10, label=f"{name} measured")
     ax.set(xlabel="density", ylabel="psi (compressed / dense)", title=f"{n}x{m}, k={k}")
     ax.legend()
-    plain_log_ticks(fig)
-    fig.tight_layout()
+    finish_layout(fig)
     return fig
 
 
@@ -119,6 +118,5 @@ def histogram_figure(w: np.ndarray, results: dict, bins: int = 60):
         ax.set_title(method.upper())
         ax.set_yscale("log")
     axes[0].legend()
-    plain_log_ticks(fig)
-    fig.tight_layout()
+    finish_layout(fig)
     return fig
