@@ -63,44 +63,93 @@ def both_paths(S: SHAM, xt: np.ndarray, threads: int):
     return _native.sham_matmat(*args, stream=S._stream), _native.sham_matmat(*args)
 
 
-def matrix(seed, n, m, density, levels=9, skew=False, dtype=np.float32):
+def matrix(seed, n, m, density, levels=9, skew=False, dtype=np.float32, rare=0):
+    """Random positions; ``levels`` values, uniform or (``skew``) level j on
+    about 2^-(j+1) of the nonzeros; then ``rare`` more values, value i on 2^i
+    nonzeros (a tail of codewords longer than the table)."""
     rng = np.random.default_rng(seed)
     mask = rng.random((n, m)) < density
     levels_ = (np.arange(1, levels + 1) / 7).astype(dtype)
     q = int(mask.sum())
-    if skew:  # level j on about 2^-(j+1) of the nonzeros: codewords longer than the table
+    if skew:  # codewords longer than the table
         counts = np.maximum(q >> np.arange(1, levels + 1), 1)
         counts[0] += max(q - counts.sum(), 0)
         vals = rng.permutation(np.repeat(levels_, counts))[:q]
     else:
         vals = rng.choice(levels_, size=q)
+    tail = np.repeat(-(np.arange(1, rare + 1) / 3).astype(dtype), 1 << np.arange(rare))
+    vals[:tail.size] = tail
     W = np.zeros((n, m), dtype=dtype)
-    W[mask] = vals
+    W[mask] = rng.permutation(vals)
     return W
 
 
+#: The multi-symbol decode table of the fast path (csrc/sham_kernel.h): up to
+#: MULTI codewords per lookup of TM bits (by dtype), taken when its lookups
+#: hold at least MULTI_MIN codewords on average.
+MULTI, MULTI_MIN, TM = 4, 2, {np.float32: 9, np.float64: 8}
+
+
+def uses_multi_table(S: SHAM) -> bool:
+    """Whether the fast path decodes S through the multi-symbol table: the
+    average number of whole codewords (at most MULTI) that a tm-bit window
+    starts with, over every window, at least MULTI_MIN."""
+    lc = [int(c) for c in S.len_count]
+    maxlen = len(lc) - 1
+    tm = min(MULTI * maxlen, TM[S.dtype.type])
+    # windows starting with t whole codewords: sequences of t lengths with sum s <= tm
+    g, total = {0: 1}, 0
+    for _ in range(MULTI):
+        g2 = {}
+        for s, ways in g.items():
+            for length in range(1, maxlen + 1):
+                if s + length <= tm:
+                    g2[s + length] = g2.get(s + length, 0) + ways * lc[length]
+        g = g2
+        total += sum(ways << (tm - s) for s, ways in g.items())
+    return total >= MULTI_MIN << tm
+
+
 CASES = {
-    # name: (n, m, density, levels, skew)
+    # name: (n, m, density, levels, skew[, rare])
     "sparse": (300, 200, 0.03, 9, False),
     "dense_columns": (700, 9, 0.9, 5, False),  # a lane's column spans several rounds
-    "long_codewords": (1500, 12, 0.3, 20, True),
+    "long_codewords": (1500, 12, 0.3, 20, True),  # multi-symbol table, slow path
     "empty_columns": (64, 120, 0.05, 3, False),
     "n_by_1": (500, 1, 0.5, 4, False),
     "1_by_m": (1, 90, 0.5, 4, False),
     "one_symbol": (50, 40, 0.2, 1, False),
+    "many_values": (400, 60, 0.3, 200, False),  # split table
+    "many_values_long_codewords": (2000, 40, 0.6, 40, False, 10),  # split table, slow path
 }
+
+
+def case_matrix(case, dtype):
+    n, m, density, levels, skew, *rare = CASES[case]
+    W = matrix(1, n, m, density, levels, skew, dtype, *rare)
+    if case == "empty_columns":
+        W[:, 10:30] = 0
+        W[:, :2] = 0
+        W[:, -3:] = 0
+    return W
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_cases_cover_both_tables_and_their_slow_paths(dtype):
+    built = {case: get_format("sham").from_dense(case_matrix(case, dtype)) for case in CASES}
+    multi = {case for case, S in built.items() if uses_multi_table(S)}
+    assert {"sparse", "long_codewords", "n_by_1"} <= multi
+    assert {"many_values", "many_values_long_codewords"}.isdisjoint(multi)
+    assert built["long_codewords"].len_count.size - 1 > TM[dtype]
+    assert built["many_values_long_codewords"].len_count.size - 1 > _native.TABLE_BITS
 
 
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("wordbits", [32, 64])
 def test_both_paths_match_the_python_decoder_bit_for_bit(case, dtype, wordbits):
-    n, m, density, levels, skew = CASES[case]
-    W = matrix(1, n, m, density, levels, skew, dtype)
-    if case == "empty_columns":
-        W[:, 10:30] = 0
-        W[:, :2] = 0
-        W[:, -3:] = 0
+    W = case_matrix(case, dtype)
+    n, m = W.shape
     S = get_format("sham").from_dense(W, wordbits=wordbits)
     if case == "long_codewords":
         assert S.len_count.size - 1 > _native.TABLE_BITS
