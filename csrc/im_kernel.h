@@ -6,6 +6,9 @@
  * Fixed-width indices, column-major: entry (r, c) at bit (c*n + r) * width. */
 #include "real.h"
 
+/* Widths up to IM_PAD_BITS get the NaN-padded codebook (see im_matmat). */
+enum { IM_PAD_BITS = 12 };
+
 typedef struct {
     int64_t n, b, nsym, zero_sym;
     int width;
@@ -14,6 +17,7 @@ typedef struct {
     REAL *out;
     cnn_br proto;
     const uint8_t *stream; /* byte stream when the branch-free paths apply, else NULL */
+    const REAL *vpad;      /* values padded with NaN to 2^width entries (see im_matmat), or NULL */
 } im_ctx;
 
 CNN_INLINE int im_column(const im_ctx *k, int64_t c, const int64_t B)
@@ -73,11 +77,11 @@ typedef REAL ivec8 __attribute__((vector_size(8 * sizeof(REAL))));
         a##J += CNN_IM_V(i2_) * X2;                                           \
         a##J += CNN_IM_V(i3_) * X3;                                           \
     }
-/* FULL: nsym == 2^width, so that every index is valid. */
-CNN_INLINE int im_oct(const im_ctx *k, int64_t c, const int64_t B, const int FULL)
+/* FULL: V has 2^width entries, so that every index is valid. */
+CNN_INLINE int im_oct(const im_ctx *k, int64_t c, const int64_t B, const int FULL, const REAL *V)
 {
     const uint8_t *S = k->stream;
-    const REAL *V = k->values, *XT = k->xt;
+    const REAL *XT = k->xt;
     const int64_t n = k->n, nsym = k->nsym, w = k->width, stride = n * w;
     const int sh = 64 - (int)w;
     int64_t p = c * stride;
@@ -153,10 +157,18 @@ static int im_range(void *vctx, int64_t c0, int64_t c1)
     int64_t c = c0;
 #if CNN_IM_OCT
     if (k->stream) {
-        const int full = k->nsym == ((int64_t)1 << k->width);
+        const REAL *V = k->nsym == ((int64_t)1 << k->width) ? k->values : k->vpad;
         for (; c + 8 <= c1; c += 8) {
-            const int st = k->b == 8 ? (full ? im_oct(k, c, 8, 1) : im_oct(k, c, 8, 0))
-                                     : (full ? im_oct(k, c, 1, 1) : im_oct(k, c, 1, 0));
+            /* with every index valid (a full or NaN-padded codebook), eight
+             * columns with a NaN sum are summed again with the index checks,
+             * which report the index past the codebook or (after an overflow
+             * to Inf - Inf) give the same sums */
+            int st = -1;
+            if (V) {
+                st = k->b == 8 ? im_oct(k, c, 8, 1, V) : im_oct(k, c, 1, 1, V);
+                if (!real_finite(k->out + c * k->b, 8 * k->b)) st = -1;
+            }
+            if (st == -1) st = k->b == 8 ? im_oct(k, c, 8, 0, k->values) : im_oct(k, c, 1, 0, k->values);
             if (st) return st;
         }
     }
@@ -201,5 +213,15 @@ static int im_matmat(int64_t n, int64_t m,
     k.stream = (stream != NULL && width > 0 && (b == 1 || b == 8)
                 && (zero_sym < 0 || values[zero_sym] == 0) && real_finite(xt, n * b))
              ? stream : NULL;
+    /* a codebook short of 2^width entries is padded with NaN, so that the
+     * eight-column paths need no index check (the speed of a full codebook),
+     * where the padded codebook stays small and every value is finite */
+    REAL vpad[1 << IM_PAD_BITS];
+    k.vpad = NULL;
+    if (k.stream != NULL && width <= IM_PAD_BITS && real_finite(values, nsym)) {
+        for (int64_t i = 0; i < ((int64_t)1 << width); i++)
+            vpad[i] = i < nsym ? values[i] : (REAL)__builtin_nan("");
+        k.vpad = vpad;
+    }
     return cnn_parallel_for(pool, threads, m, NULL, im_range, &k);
 }

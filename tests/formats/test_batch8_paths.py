@@ -249,6 +249,29 @@ def test_im_eight_column_paths_reject_an_index_past_the_codebook(batch):
 
 
 @pytest.mark.parametrize("batch", [1, 8])
+def test_im_padded_codebook_with_an_overflow_to_nan_gives_the_checked_sums(batch):
+    # 3 symbols in 2-bit indices: the eight-column paths read a NaN-padded
+    # codebook; Inf - Inf in a column's sums is NaN there too, and must come
+    # out as the sums, not as a bad index
+    from compactnn import _native
+
+    rng = np.random.default_rng(32)
+    W = np.zeros((40, 24), dtype=np.float32)
+    mask = rng.random(W.shape) < 0.5
+    W[mask] = rng.choice(np.array([3e38, -3e38], dtype=np.float32), size=int(mask.sum()))
+    W[:, :4] = np.abs(W[:, :4])  # these columns overflow to Inf only
+    M = get_format("im").from_dense(W)
+    assert M.k == 3 and M.width == 2
+    X = np.full((batch, 40), 10, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = M.matmul(X, threads=1)
+    assert np.isnan(out).any() and np.isinf(out).any()
+    checked = _native.im_matmat(40, 24, M.words, M.width, M.values, M._zero_sym,
+                                np.ascontiguousarray(X.T), 1)
+    np.testing.assert_array_equal(out, checked.T)
+
+
+@pytest.mark.parametrize("batch", [1, 8])
 def test_im_with_inf_or_nan_in_x_matches_numpy_on_the_entries(batch):
     # zero entries add nothing for any X (no 0 * inf = nan), as in SciPy
     W = _matrix(28, n=50, m=16, density=0.4)
