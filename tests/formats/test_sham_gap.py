@@ -162,6 +162,20 @@ def test_skewed_values_with_codewords_longer_than_the_tables():
     check_product(M.matmul(X, threads=3), X, W, np.float32)
 
 
+@pytest.mark.parametrize("group", [None, 7])
+def test_a_long_stream_of_few_values_takes_the_pair_table(group):
+    # past 64 stream bits per gap-table window, with 3 values, the product
+    # decodes gap and value in one lookup (csrc/sham_gap_kernel.h)
+    W = _sparse(800, 500, 0.3, 3, seed=9)
+    M = SHAMGap.from_dense(W, group=group)
+    assert M.words.size * M.words.dtype.itemsize * 8 >= 64 << 12
+    rng = np.random.default_rng(10)
+    for b in (1, 8, 3):
+        X = rng.standard_normal((b, 800)).astype(W.dtype)
+        for threads in (1, 2):
+            check_product(M.matmul(X, threads=threads), X, W, W.dtype)
+
+
 def test_options_are_validated():
     W = _sparse(10, 10, 0.3, 3)
     for bad in (0, -1, 2.5, True):
