@@ -3,7 +3,11 @@
  * the public functions out by name; the helpers are static, so each file has
  * its own copy under the same names.
  *
- * Fixed-width indices, column-major: entry (r, c) at bit (c*n + r) * width. */
+ * Fixed-width indices, column-major: entry (r, c) at bit (c*n + r) * width.
+ * Two paths: eight columns row by row on the byte stream (im_oct; b = 1 and
+ * 8, finite X), reading the codebook padded with NaN to 2^width entries so
+ * that no index needs a check (see im_range), and column by column through
+ * the word reader (im_column) for the rest. */
 #include "real.h"
 
 /* Widths up to IM_PAD_BITS get the NaN-padded codebook (see im_matmat). */
