@@ -147,6 +147,7 @@ def test_summary_shows_targets_and_paired_table(df):
         assert r["target"] in text
     table = text.split("## Paired ratios")[1].split("##")[0]
     assert "sham / CSR" in table and "ham / dense" in table and "speedup sham" in table
+    assert "im / dense" in table  # IM's targets are judged on paired ratios too
     assert "speedup csr" not in table
 
 

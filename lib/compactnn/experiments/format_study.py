@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 FORMAT_ORDER = ("dense", "csr", "csc", "coo", "im", "ham", "sham", "sham_gap", "cer", "cser")
 #: Ratios timed in pairs of back-to-back samples (see :func:`time_rows`), the ones
 #: ``python -m compactnn.bench`` judges its targets on: format -> (reference, column).
-PAIRED_RATIOS = {"sham": ("scipy_csr", "pair_ratio_csr"), "ham": ("numpy_1", "pair_ratio_numpy_1")}
+PAIRED_RATIOS = {"sham": ("scipy_csr", "pair_ratio_csr"), "sham_gap": ("scipy_csr", "pair_ratio_csr"),
+                 "ham": ("numpy_1", "pair_ratio_numpy_1"), "im": ("numpy_1", "pair_ratio_numpy_1")}
 #: General-purpose compressors applied to the index array (they cannot compute X @ W),
 #: with their level: strong settings (at 4096 x 4096 each takes about 20 s).
 REFERENCES = {"zstd": 19, "xz": 6}
