@@ -55,7 +55,9 @@ enum { SHAM_LANES = 4, SHAM_SLOTS = 256 };
  * bit offset of each within the window (cum) and their number and total
  * length (len; 0 when the first codeword is longer than tm bits: the slow
  * path).  SHAM_TM keeps the table within 18 KiB (float) or 13 KiB (double),
- * so that it stays in the L1 cache beside the buffers. */
+ * so that it stays in the L1 cache beside the buffers; the table is taken
+ * when its lookups hold at least SHAM_MULTI_MIN codewords on average (see the
+ * top of this file for the measurements behind it). */
 enum { SHAM_MULTI = 4, SHAM_MULTI_MIN = 2, SHAM_TM = sizeof(REAL) == 4 ? 9 : 8 };
 typedef uint32_t sham_u32x4 __attribute__((vector_size(4 * SHAM_MULTI)));
 typedef struct {
@@ -79,7 +81,7 @@ typedef struct {
     const REAL *tv;    /* codeword length (0: longer than the table) and value (real.h) */
     const sham_multi *tab; /* the multi-symbol table */
     int multi;             /* 1: decode through tab, 0: through tl, tv */
-    int sh;            /* 64 - tb */
+    int sh;            /* 64 - the width of the table in use */
     /* reference path */
     cnn_bits bits;
 } sham_ctx;
