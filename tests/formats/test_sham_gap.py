@@ -172,7 +172,7 @@ def test_a_long_stream_of_few_values_takes_the_pair_table(group):
     rng = np.random.default_rng(10)
     for b in (1, 8, 3):
         X = rng.standard_normal((b, 800)).astype(W.dtype)
-        for threads in (1, 2):
+        for threads in (1, 2, 600):  # 600: more threads than blocks
             check_product(M.matmul(X, threads=threads), X, W, W.dtype)
 
 
