@@ -20,9 +20,11 @@
  * CNN_GAP_TB bits, decodes a whole gap when its codeword and extra bits fit
  * in the window (a literal, or a class codeword with its extra bits folded
  * into the index, as in DEFLATE decoders); then the value code's own table
- * decodes the value.  END and longer codewords take cnn_gap_slow.  (Entries
- * decoding gap and value together were tried: whether a pair fits is
- * unpredictable for k >= 32, and the branch cost more than the lookup saved.)
+ * decodes the value.  END and longer codewords take cnn_gap_slow.  (Whether
+ * gap and value fit one lookup together is unpredictable for k >= 32, where
+ * such entries cost more in branches than the lookup saved; the product looks
+ * them up first only where they cover nearly every window: gap_pair_table in
+ * sham_gap_kernel.h.)
  *
  * Reading: each lane keeps only its bit position and peeks 64 bits at it
  * (two 32-bit chunks), so a step has no buffer state and no refill branch.
