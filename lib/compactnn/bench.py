@@ -18,7 +18,7 @@ each target is met, compact tables), both atomically.  Then, unless ``--no-netwo
 network table of :mod:`compactnn.bench_network` (compressed dense blocks of the
 embedded default and of VGG19 against torch dense) goes to
 ``results/bench/network.csv`` and ``network.md``.  ``--quick`` measures
-192 x 1024 and 512 x 4096 only (skewed: 512 x 4096) with 5 samples per median instead of 7 (a minute or two on 2 cores); the 2-thread
+192 x 1024 and 512 x 4096 only (skewed: 512 x 4096) with 5 samples per median instead of 7 (about 4 minutes on 2 cores); the 2-thread
 target needs 4096 x 4096 and is then reported as not measured.
 
 The targets are judged on paired ratios (:func:`compactnn.timing.time_paired`):
