@@ -164,15 +164,15 @@ static int im_range(void *vctx, int64_t c0, int64_t c1)
         const REAL *V = k->nsym == ((int64_t)1 << k->width) ? k->values : k->vpad;
         for (; c + 8 <= c1; c += 8) {
             /* with every index valid (a full or NaN-padded codebook), eight
-             * columns with a NaN sum are summed again with the index checks,
-             * which report the index past the codebook or (after an overflow
-             * to Inf - Inf) give the same sums */
-            int st = -1;
+             * columns with a sum that is not finite are summed again with the
+             * index checks, which report an index past the codebook or (after
+             * an overflow) give the same sums */
+            int st = CNN_OK, checked = V == NULL;
             if (V) {
                 st = k->b == 8 ? im_oct(k, c, 8, 1, V) : im_oct(k, c, 1, 1, V);
-                if (!real_finite(k->out + c * k->b, 8 * k->b)) st = -1;
+                checked = !real_finite(k->out + c * k->b, 8 * k->b);
             }
-            if (st == -1) st = k->b == 8 ? im_oct(k, c, 8, 0, k->values) : im_oct(k, c, 1, 0, k->values);
+            if (checked) st = k->b == 8 ? im_oct(k, c, 8, 0, k->values) : im_oct(k, c, 1, 0, k->values);
             if (st) return st;
         }
     }
@@ -222,7 +222,8 @@ static int im_matmat(int64_t n, int64_t m,
      * where the padded codebook stays small and every value is finite */
     REAL vpad[1 << IM_PAD_BITS];
     k.vpad = NULL;
-    if (k.stream != NULL && width <= IM_PAD_BITS && real_finite(values, nsym)) {
+    if (k.stream != NULL && width <= IM_PAD_BITS && nsym < ((int64_t)1 << width)
+        && real_finite(values, nsym)) {
         for (int64_t i = 0; i < ((int64_t)1 << width); i++)
             vpad[i] = i < nsym ? values[i] : (REAL)__builtin_nan("");
         k.vpad = vpad;

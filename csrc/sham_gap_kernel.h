@@ -42,16 +42,18 @@ typedef struct {
  * For every CNN_GAP_TB-bit window whose whole gap (codeword
  * and extra bits) and the value codeword after it both fit in the window,
  * bits 0-5 the bits they take, 6-31 the value's canonical index and 32-63
- * the gap; 0 for the other windows, which take cnn_gap_next.  Returns the
- * number of windows covered. */
-static int64_t gap_pair_table(const cnn_gapc *g, uint64_t *pair)
+ * the gap; 0 for the other windows, which take cnn_gap_next.  Returns
+ * whether the table covers enough windows to be taken. */
+_Static_assert(CNN_TABLE_BITS <= CNN_GAP_TB, "a value table index is a window's prefix");
+static int gap_pair_table(const cnn_gapc *g, uint64_t *pair)
 {
     const uint64_t mask = ((uint64_t)1 << CNN_GAP_TB) - 1;
     const cnn_huff *hv = &g->val;
-    int64_t covered = 0;
+    int64_t covered = 0, decoded = 0;
     for (uint64_t ix = 0; ix <= mask; ix++) {
         const uint32_t e = g->fast[ix];
         pair[ix] = 0;
+        decoded += e != 0;
         if (!e || hv->nsym == 0 || hv->tb <= 0) continue;
         const int lg = (int)(e & 31u), left = CNN_GAP_TB - lg;
         const uint64_t rest = (ix << lg) & mask; /* the bits after the gap, zeros below */
@@ -60,7 +62,7 @@ static int64_t gap_pair_table(const cnn_gapc *g, uint64_t *pair)
         pair[ix] = (uint64_t)(lg + CNN_E_BITS(ve)) | (uint64_t)CNN_E_SYM(ve) << 6 | (uint64_t)(e >> 5) << 32;
         covered++;
     }
-    return covered;
+    return 16 * covered >= 15 * decoded;
 }
 
 /* Next nonzero of a block from position p: one lookup in the pair table where
@@ -256,14 +258,10 @@ static int sham_gap_matmat(int64_t n, int64_t m, int64_t group,
         k.pair = NULL;
         /* building the table costs about as much as 1 << CNN_GAP_TB lookups:
          * only for streams of at least 64 bits per window */
-        if (g.val.tb <= CNN_GAP_TB && k.end >= (int64_t)64 << CNN_GAP_TB) {
+        if (k.end >= (int64_t)64 << CNN_GAP_TB) {
             pair = malloc(sizeof(uint64_t) << CNN_GAP_TB);
             if (!pair) st = CNN_ERR_NOMEM;
-        }
-        if (pair) {
-            int64_t fast_n = 0;
-            for (int64_t i = 0; i < ((int64_t)1 << CNN_GAP_TB); i++) fast_n += fast[i] != 0;
-            if (16 * gap_pair_table(&g, pair) >= 15 * fast_n) k.pair = pair;
+            else if (gap_pair_table(&g, pair)) k.pair = pair;
         }
     }
     if (st == CNN_OK && m > 0 && b > 0) {

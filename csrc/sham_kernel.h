@@ -79,8 +79,7 @@ typedef struct {
     int64_t lim;       /* the last bit position a 64-bit peek may start at */
     const uint8_t *tl; /* split table, indexed by the top tb bits of a window: */
     const REAL *tv;    /* codeword length (0: longer than the table) and value (real.h) */
-    const sham_multi *tab; /* the multi-symbol table */
-    int multi;             /* 1: decode through tab, 0: through tl, tv */
+    const sham_multi *tab; /* the multi-symbol table, or NULL: decode through tl, tv */
     int sh;            /* 64 - the width of the table in use */
     /* reference path */
     cnn_bits bits;
@@ -340,10 +339,21 @@ static int sham_decode1_multi(const sham_ctx *k, int64_t *pp, int64_t R, REAL *r
 }
 #undef SHAM_MDEC
 
+/* The lockstep and the lone-lane decoders of the table in use, with the
+ * multi-symbol decoders' interface: slots filled and first bad slot per lane
+ * (the split table fills exactly the codewords asked for). */
+static int sham_decode4(const sham_ctx *k, int64_t *pp, int64_t K, REAL *val, uint32_t *pos,
+                        int64_t *cnt, int64_t *bad)
+{
+    if (k->tab) return sham_decode4_multi(k, pp, K, val, pos, cnt, bad);
+    for (int j = 0; j < SHAM_LANES; j++) cnt[j] = K, bad[j] = SHAM_SLOTS;
+    return sham_decode4_one(k, pp, K, val, pos);
+}
+
 static int sham_decode1(const sham_ctx *k, int64_t *pp, int64_t R, REAL *val, uint32_t *pos,
                         int64_t *cnt, int64_t *bad)
 {
-    if (k->multi) return sham_decode1_multi(k, pp, R, val, pos, cnt, bad);
+    if (k->tab) return sham_decode1_multi(k, pp, R, val, pos, cnt, bad);
     *cnt = R;
     *bad = SHAM_SLOTS;
     return sham_decode1_one(k, pp, R, val, pos);
@@ -428,7 +438,7 @@ CNN_INLINE int sham_fast(const sham_ctx *k, int64_t c0, int64_t c1, const int64_
      * of them far enough from the stream's end; a lane may decode past its
      * last codeword (up to SHAM_MULTI per lookup): those slots are not used */
     for (;;) {
-        int64_t K = k->multi ? SHAM_SLOTS / SHAM_MULTI : SHAM_SLOTS, top = 0, p[SHAM_LANES], base[SHAM_LANES];
+        int64_t K = k->tab ? SHAM_SLOTS / SHAM_MULTI : SHAM_SLOTS, top = 0, p[SHAM_LANES], base[SHAM_LANES];
         for (int j = 0; j < SHAM_LANES; j++) {
             K = L[j].qz - L[j].q < K ? L[j].qz - L[j].q : K;
             top = L[j].p > top ? L[j].p : top;
@@ -437,13 +447,7 @@ CNN_INLINE int sham_fast(const sham_ctx *k, int64_t c0, int64_t c1, const int64_
         if (top > k->lim) return CNN_ERR_CORRUPT;
         K = (k->lim - top) / 32 < K ? (k->lim - top) / 32 : K;
         if (K <= 0) break;
-        if (k->multi) {
-            st = sham_decode4_multi(k, p, K, val, pos, cnt, badslot);
-        } else {
-            st = sham_decode4_one(k, p, K, val, pos);
-            for (int j = 0; j < SHAM_LANES; j++) cnt[j] = K, badslot[j] = SHAM_SLOTS;
-        }
-        if (st) return st;
+        if ((st = sham_decode4(k, p, K, val, pos, cnt, badslot))) return st;
         for (int j = 0; j < SHAM_LANES; j++) {
             const int64_t left = L[j].qz - L[j].q, U = cnt[j] < left ? cnt[j] : left;
             if (badslot[j] < U) return CNN_ERR_CORRUPT;
@@ -562,13 +566,13 @@ static int sham_matmat(int64_t n, int64_t m, const void *words, int64_t nwords, 
             split_table(&h, values, tb, tl, tv);
         }
     }
-    k.tab = &tab;
-    k.multi = multi;
+    k.tab = multi ? &tab : NULL;
     k.stream = stream;
     k.lim = stream != NULL ? 8 * (nstream - 8) : 0;
     k.tl = tl;
     k.tv = tv;
-    k.sh = 64 - ((multi ? tm : tb) > 0 ? (multi ? tm : tb) : 1);
+    const int width = multi ? tm : tb; /* of the table in use */
+    k.sh = 64 - (width > 0 ? width : 1);
     k.n = n;
     k.b = b;
     k.col_bits = col_bits;
