@@ -393,7 +393,9 @@ def summary_markdown(df, results, grid, *, quick, seconds, env, blas, load_after
     keys = ["n", "m", "k", "batch", "density"]
     parts = []
     for name, (_, col) in fs.PAIRED_RATIOS.items():
-        sel = timed[(timed["format"] == name) & timed[col].notna()] if col in timed else timed.iloc[:0]
+        if col not in timed:
+            continue
+        sel = timed[(timed["format"] == name) & timed[col].notna()]
         if not sel.empty:
             ref = "CSR" if col.endswith("csr") else "dense"
             parts.append(sel.groupby(keys)[col].first().rename(f"{name} / {ref}"))
