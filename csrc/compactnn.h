@@ -223,9 +223,13 @@ int cnn_cser_matmat_f64(int64_t n, int64_t m, const double *values, int64_t nsym
  * the gap code (gap_len_count[0..gap_maxlen]); values[nsym]: the nonzero
  * values in canonical order of the value code (len_count[0..maxlen]).
  * Rows past the block's columns, or a block not ending exactly at its
- * offset, are reported as corrupt.  Cost O(q + m) decoded codewords. */
+ * offset, are reported as corrupt.  stream[nstream]: the words' bits as
+ * bytes in stream order plus 8 zero bytes (nstream = 4 * ceil(bits / 32) + 8,
+ * as for cnn_sham_matmat), which the product reads.  Cost O(q + m) decoded
+ * codewords. */
 int cnn_sham_gap_matmat_f32(int64_t n, int64_t m, int64_t group,
                             const void *words, int64_t nwords, int wordbits,
+                            const uint8_t *stream, int64_t nstream,
                             const int64_t *blk_bits, int64_t nblk_bits,
                             const uint32_t *gap_len_count, int gap_maxlen,
                             const uint32_t *gap_syms, int64_t ngap, int64_t lit,
@@ -234,6 +238,7 @@ int cnn_sham_gap_matmat_f32(int64_t n, int64_t m, int64_t group,
                             const float *xt, int64_t b, float *out, int threads, cnn_pool *pool);
 int cnn_sham_gap_matmat_f64(int64_t n, int64_t m, int64_t group,
                             const void *words, int64_t nwords, int wordbits,
+                            const uint8_t *stream, int64_t nstream,
                             const int64_t *blk_bits, int64_t nblk_bits,
                             const uint32_t *gap_len_count, int gap_maxlen,
                             const uint32_t *gap_syms, int64_t ngap, int64_t lit,

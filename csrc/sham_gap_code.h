@@ -26,14 +26,15 @@
  * them up first only where they cover nearly every window: gap_pair_table in
  * sham_gap_kernel.h.)
  *
- * Reading: each lane keeps only its bit position and peeks 64 bits at it
- * (two 32-bit chunks), so a step has no buffer state and no refill branch.
- * The fast path does not compare codewords with the end of the stream: past
- * it the peek reads zero bits, and the block's END must land exactly on its
- * end offset.  Rows and value indices stay in range regardless (they come
- * from the tables and the row checks, and every nonzero advances the
- * position in the block), so a corrupt stream can only end in
- * CNN_ERR_CORRUPT.
+ * Reading (cnn_gap_next, the reference decoder's): one bit position and a
+ * 64-bit peek at it (two 32-bit chunks), so a step has no buffer state and no
+ * refill branch.  The fast path does not compare codewords with the end of
+ * the stream: past it the peek reads zero bits, and the block's END must land
+ * exactly on its end offset.  Rows and value indices stay in range regardless
+ * (they come from the tables and the row checks, and every nonzero advances
+ * the position in the block), so a corrupt stream can only end in
+ * CNN_ERR_CORRUPT.  The product (sham_gap_kernel.h) uses the same tables and
+ * cnn_gap_slow, on windows of the byte stream.
  */
 #ifndef CNN_SHAM_GAP_CODE_H
 #define CNN_SHAM_GAP_CODE_H

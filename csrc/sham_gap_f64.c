@@ -4,6 +4,7 @@
 
 int cnn_sham_gap_matmat_f64(int64_t n, int64_t m, int64_t group,
                             const void *words, int64_t nwords, int wordbits,
+                            const uint8_t *stream, int64_t nstream,
                             const int64_t *blk_bits, int64_t nblk_bits,
                             const uint32_t *gap_len_count, int gap_maxlen,
                             const uint32_t *gap_syms, int64_t ngap, int64_t lit,
@@ -11,7 +12,7 @@ int cnn_sham_gap_matmat_f64(int64_t n, int64_t m, int64_t group,
                             const double *values, int64_t nsym,
                             const double *xt, int64_t b, double *out, int threads, cnn_pool *pool)
 {
-    return sham_gap_matmat(n, m, group, words, nwords, wordbits, blk_bits, nblk_bits,
+    return sham_gap_matmat(n, m, group, words, nwords, wordbits, stream, nstream, blk_bits, nblk_bits,
                            gap_len_count, gap_maxlen, gap_syms, ngap, lit, len_count, maxlen,
                            values, nsym, xt, b, out, threads, pool);
 }

@@ -412,11 +412,18 @@ def _gap_code_args(gap_len_count: np.ndarray, gap_syms: np.ndarray, lit: int):
 
 def sham_gap_product(n: int, m: int, group: int, words: np.ndarray, blk_bits: np.ndarray,
                      gap_len_count: np.ndarray, gap_syms: np.ndarray, lit: int,
-                     len_count: np.ndarray, values: np.ndarray) -> Product:
-    """The sHAM-gap product kernel of one matrix (see :class:`Product`)."""
+                     len_count: np.ndarray, values: np.ndarray,
+                     stream: np.ndarray | None = None) -> Product:
+    """The sHAM-gap product kernel of one matrix (see :class:`Product`).
+
+    ``stream`` is :func:`byte_stream` of ``words`` (made here when not given).
+    """
     fn = _fn("cnn_sham_gap_matmat", values.dtype)
+    if stream is None:
+        stream = byte_stream(words)
     args = (n, m, int(group), _vptr(words), words.size, _words_bits(words),
-            _ptr(blk_bits, np.int64), blk_bits.size, *_gap_code_args(gap_len_count, gap_syms, lit),
+            _ptr(stream, np.uint8), stream.size, _ptr(blk_bits, np.int64), blk_bits.size,
+            *_gap_code_args(gap_len_count, gap_syms, lit),
             _ptr(len_count, np.uint32), max(len_count.size - 1, 0), _ptr(values), values.size)
     return Product(fn, args, n, m, values.dtype, "sHAM-gap product")
 

@@ -176,6 +176,88 @@ def test_a_long_stream_of_few_values_takes_the_pair_table(group):
             check_product(M.matmul(X, threads=threads), X, W, W.dtype)
 
 
+# The product decodes four lanes in lockstep rounds, then each lane alone
+# (csrc/sham_gap_kernel.h); these streams are long enough for many rounds,
+# through the pair table (few values), the gap and value tables (256 values),
+# codewords longer than the tables and long gaps with extra bits.
+LONG_CASES = {
+    "pair table": lambda: _sparse(700, 300, 0.2, 3, seed=12),
+    "two tables": lambda: _sparse(500, 300, 0.1, 256, seed=13),
+    "long codewords": lambda: _skewed_levels(900, 300, 0.1, 17, seed=14),
+    "long gaps": lambda: _sparse(50_000, 40, 0.0003, 5, seed=15),
+    "float64": lambda: _sparse(400, 300, 0.1, 32, seed=16, dtype=np.float64),
+}
+
+
+def _skewed_levels(n, m, density, k, seed=0):
+    """k values with counts halving from one to the next: codewords up to k - 1 bits."""
+    rng = np.random.default_rng(seed)
+    W = np.zeros((n, m), np.float32)
+    nnz = int(density * n * m)
+    counts = np.maximum(nnz >> np.arange(1, k + 1), 1)
+    vals = np.repeat(np.arange(1, k + 1, dtype=np.float32) / 4, counts)
+    W.reshape(-1)[rng.choice(W.size, vals.size, replace=False)] = rng.permutation(vals)
+    return W
+
+
+@pytest.mark.parametrize("case", LONG_CASES)
+@pytest.mark.parametrize("group", [None, 1])
+def test_long_streams_through_every_decode_route(case, group):
+    W = LONG_CASES[case]()
+    n, m = W.shape
+    M = SHAMGap.from_dense(W, group=group)
+    if case == "long codewords":
+        assert int(M.len_count.size) - 1 > 12
+    if case == "long gaps":
+        assert M.gap_syms.max() >= M.lit + 1 + 11  # 11 extra bits and more: past the gap table
+    rng = np.random.default_rng(17)
+    for b in (1, 8, 3):
+        X = rng.standard_normal((b, n)).astype(W.dtype)
+        ref = None
+        for threads in (1, 2, 5):
+            Y = M.matmul(X, threads=threads)
+            check_product(Y, X, W, W.dtype)
+            ref = Y if ref is None else ref
+            assert Y.tobytes() == ref.tobytes()  # a block never spans threads
+
+
+def _insert_bits(words: np.ndarray, at: int, k: int) -> np.ndarray:
+    """The 32-bit word stream with k zero bits inserted at bit `at`."""
+    bits = np.unpackbits(words.astype(">u4").view(np.uint8))
+    bits = np.concatenate([bits[:at], np.zeros(k, np.uint8), bits[at:]])
+    bits = np.concatenate([bits, np.zeros(-bits.size % 32, np.uint8)])
+    return np.packbits(bits).view(">u4").astype(np.uint32)
+
+
+@pytest.mark.parametrize("case", ["pair table", "two tables"])
+@pytest.mark.parametrize("where", [0.5, 0.99])
+def test_bits_between_blocks_are_corruption(case, where):
+    # Offsets still consistent (each block starts where blk_bits says), but
+    # three stray bits after one block's END: only the END's own position
+    # shows it, in the middle of the lockstep rounds or near the end.
+    W = LONG_CASES[case]()
+    M = SHAMGap.from_dense(W, group=2)
+    a = M._arrays()
+    bb = a["blk_bits"].astype(np.int64)
+    j = int(where * (bb.size - 2)) + 1
+    words = _insert_bits(a["words"], int(bb[j]), 3)
+    blk_bits = bb.copy()
+    blk_bits[j:] += 3
+    B = SHAMGap(M.shape, M.dtype, a["values"], a["len_count"], a["gap_syms"],
+                a["gap_len_count"], words, blk_bits.astype(a["blk_bits"].dtype), M._meta)
+    for b in (1, 8):
+        with pytest.raises(FormatError):
+            B.matmul(np.ones((b, W.shape[0]), W.dtype), threads=1)
+    with pytest.raises(FormatError):
+        B.to_dense()
+    # the same insertion with the stray bits made part of the stream's end is fine
+    C = SHAMGap(M.shape, M.dtype, a["values"], a["len_count"], a["gap_syms"],
+                a["gap_len_count"], _insert_bits(a["words"], int(bb[-1]), 3), a["blk_bits"],
+                M._meta)
+    check_product(C.matmul(np.ones((1, W.shape[0]), W.dtype), threads=1),
+                  np.ones((1, W.shape[0]), W.dtype), W, W.dtype)
+
+
 def test_options_are_validated():
     W = _sparse(10, 10, 0.3, 3)
     for bad in (0, -1, 2.5, True):

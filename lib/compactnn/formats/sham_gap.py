@@ -21,19 +21,22 @@ the stream (``group=1`` gives per-column offsets, i.e. column parallelism).
 
 Gap and value codewords are interleaved in one stream, in the order the
 product needs them, so one bit position per block is all the decoder keeps.
-A nonzero costs two dependent table lookups: the gap table (long gaps' extra
-bits folded into its index, as in DEFLATE decoders) and the value table.
-The product decodes four blocks at once per thread, so the lookups of one
-block overlap the others'.  (Entries decoding a gap and its value together
-were measured and dropped: whether a pair fits the table is unpredictable for
-``k >= 32``, and the branch cost more than the saved lookup.)
+A nonzero costs one lookup in a pair table (gap and value in one 12-bit
+window) where that table covers at least 15/16 of the windows (few values),
+else two dependent lookups: the gap table (long gaps' extra bits folded into
+its index, as in DEFLATE decoders) and the value table.  The product splits
+each thread's blocks into four lanes that decode in lockstep into a buffer,
+so that the lookups of one lane overlap the others', then sums the buffer
+column by column (``csrc/sham_gap_kernel.h``).  It reads a byte copy of the
+stream (:func:`compactnn._native.byte_stream`, made when the kernel is bound:
+as many bytes again as the payload).
 
 Measured on Laplace weights, magnitude-pruned and quantized to ``k`` levels by
 quantiles (512x4096 and 4096x4096, density 0.01 to 0.1, ``k`` = 2, 32, 256):
-the total size is 1.011 to 1.038 times the bound, and the product (``b = 8``,
-one thread) takes 0.85 to 1.0 times sHAM's time.  Per-column offsets
+the total size is 1.011 to 1.038 times the bound.  Per-column offsets
 (``group=1``) would cost up to 1.75 times the bound at 1% density on 512x4096,
-which is why offsets are per block.
+which is why offsets are per block.  The product's speed against SciPy CSR is
+in the README's benchmark table.
 
 Stored arrays:
 
