@@ -52,6 +52,10 @@ typedef struct {
 /* The pair table, taken where it covers at least 15/16 of the windows that
  * the gap table decodes (stream bits are close to uniform, so that is the
  * share of nonzeros it serves): then its miss branch is predictable.
+ * Measured against the gap and value tables alone (1 thread, paired
+ * medians, b = 1 and 8): 0.76-0.93x the time on 512 x 4096 and 192 x 1024
+ * with 2 or 3 values, and with 32 at density 0.1 (95 % covered); taken
+ * regardless, 1.1x with 32 values at density 0.01 (61 %) and 1.55x with 256.
  * For every CNN_GAP_TB-bit window whose whole gap (codeword and extra bits)
  * and the value codeword after it both fit in the window, with a gap below
  * 2^20 and a value index below 256: bits 0-3 the bits they take, 4-11 the
