@@ -223,7 +223,8 @@ int cnn_cser_matmat_f64(int64_t n, int64_t m, const double *values, int64_t nsym
  * the gap code (gap_len_count[0..gap_maxlen]); values[nsym]: the nonzero
  * values in canonical order of the value code (len_count[0..maxlen]).
  * Rows past the block's columns, or a block not ending exactly at its
- * offset, are reported as corrupt.  stream[nstream]: the words' bits as
+ * offset, are reported as corrupt; group * n must be at most 2^31 (the
+ * positions of a block fit 31 bits).  stream[nstream]: the words' bits as
  * bytes in stream order plus 8 zero bytes (nstream = 4 * ceil(bits / 32) + 8,
  * as for cnn_sham_matmat), which the product reads.  Cost O(q + m) decoded
  * codewords. */

@@ -38,6 +38,12 @@
  * END positions stay in the L1 cache while they are summed. */
 enum { GAP_LANES = 4, GAP_SLOTS = 256 };
 
+/* A buffered gap is a uint32: END is GAP_END, and a gap past what a block
+ * can hold (group * n <= 2^31 positions, checked on entry) is stored as
+ * GAP_HUGE, which moves the row past the block's last column. */
+#define GAP_END UINT32_MAX
+#define GAP_HUGE (UINT32_MAX - 1u)
+
 typedef REAL gap_vec8 __attribute__((vector_size(8 * sizeof(REAL))));
 
 typedef struct {
@@ -105,7 +111,7 @@ static int gap_pair_table(const cnn_gapc *g, uint32_t *pair)
         const uint32_t e_ = PAIR ? pair[(W) >> (64 - CNN_GAP_TB)] : 0;             \
         if (PAIR && CNN_LIKELY(e_)) {                                              \
             const int l_ = (int)(e_ & 15u);                                        \
-            gap[s_] = (int32_t)(e_ >> 12);                                         \
+            gap[s_] = e_ >> 12;                                                    \
             val[s_] = V[(e_ >> 4) & 255u];                                         \
             (W) <<= l_;                                                            \
             p##J += l_;                                                            \
@@ -114,7 +120,7 @@ static int gap_pair_table(const cnn_gapc *g, uint32_t *pair)
             const uint32_t ve_ = vtab[((W) << (eg_ & 31u)) >> vsh];                \
             if (CNN_LIKELY(eg_ && ve_)) {                                          \
                 const int l_ = (int)(eg_ & 31u) + CNN_E_BITS(ve_);                 \
-                gap[s_] = (int32_t)(eg_ >> 5);                                     \
+                gap[s_] = eg_ >> 5;                                                \
                 val[s_] = V[CNN_E_SYM(ve_)];                                       \
                 p##J += l_;                                                        \
                 if (PAIR) (W) = cnn_peek_be(S, p##J);                              \
@@ -122,7 +128,8 @@ static int gap_pair_table(const cnn_gapc *g, uint32_t *pair)
             } else {                                                               \
                 const cnn_gap_res r_ = cnn_gap_slow(g, &k->bits, p##J, k->end);    \
                 if (r_.st) return r_.st;                                           \
-                gap[s_] = (int32_t)r_.gap;                                         \
+                gap[s_] = r_.gap < 0 ? GAP_END                                     \
+                        : r_.gap < (int64_t)GAP_HUGE ? (uint32_t)r_.gap : GAP_HUGE; \
                 val[s_] = r_.gap < 0 ? 0 : V[r_.vs];                               \
                 if (r_.gap < 0) endp[s_] = r_.pos;                                 \
                 p##J = r_.pos;                                                     \
@@ -144,7 +151,7 @@ static int gap_pair_table(const cnn_gapc *g, uint32_t *pair)
  * peek needs a check.  Four lookups (PAIR) or two entries come from one
  * window (57 stream bits).  Out of line: one copy per table choice serves
  * every batch size. */
-CNN_INLINE int gap_decode4(const gap_ctx *k, int64_t *pp, int64_t K, int32_t *restrict gap,
+CNN_INLINE int gap_decode4(const gap_ctx *k, int64_t *pp, int64_t K, uint32_t *restrict gap,
                            REAL *restrict val, int64_t *restrict endp, const int PAIR)
 {
     GAP_DEC_LOCALS
@@ -175,13 +182,13 @@ CNN_INLINE int gap_decode4(const gap_ctx *k, int64_t *pp, int64_t K, int32_t *re
 }
 
 __attribute__((noinline)) static int gap_decode4_pair(const gap_ctx *k, int64_t *pp, int64_t K,
-                                                      int32_t *gap, REAL *val, int64_t *endp)
+                                                      uint32_t *gap, REAL *val, int64_t *endp)
 {
     return gap_decode4(k, pp, K, gap, val, endp, 1);
 }
 
 __attribute__((noinline)) static int gap_decode4_two(const gap_ctx *k, int64_t *pp, int64_t K,
-                                                     int32_t *gap, REAL *val, int64_t *endp)
+                                                     uint32_t *gap, REAL *val, int64_t *endp)
 {
     return gap_decode4(k, pp, K, gap, val, endp, 0);
 }
@@ -189,7 +196,7 @@ __attribute__((noinline)) static int gap_decode4_two(const gap_ctx *k, int64_t *
 /* One lane alone from bit *pp: at most R entries, stopping once the
  * position reaches pend (the lane's end).  Returns the entries decoded in *cnt. */
 static int gap_decode1(const gap_ctx *k, int64_t *pp, int64_t pend, int64_t R,
-                       int32_t *restrict gap, REAL *restrict val, int64_t *restrict endp,
+                       uint32_t *restrict gap, REAL *restrict val, int64_t *restrict endp,
                        int64_t *cnt)
 {
     GAP_DEC_LOCALS
@@ -229,7 +236,7 @@ CNN_INLINE void gap_open(const gap_ctx *k, gap_lane *L)
  * while the lane has blocks left.  An END must end at its block's offset,
  * and no entry may follow the lane's last END.  The column's sums live in
  * locals (in memory, each add would wait on the previous store). */
-CNN_INLINE int gap_sum(const gap_ctx *k, gap_lane *L, int64_t U, const int32_t *restrict gap,
+CNN_INLINE int gap_sum(const gap_ctx *k, gap_lane *L, int64_t U, const uint32_t *restrict gap,
                        const REAL *restrict val, const int64_t *restrict endp, const int64_t B)
 {
     const int64_t n = k->n;
@@ -249,7 +256,7 @@ CNN_INLINE int gap_sum(const gap_ctx *k, gap_lane *L, int64_t U, const int32_t *
     }
     for (int64_t s = 0; s < U; s++) {
         const int64_t d = gap[s];
-        if (CNN_UNLIKELY(d < 0)) { /* END */
+        if (CNN_UNLIKELY(d == GAP_END)) {
             if (endp[s] != k->blk_bits[L->blk + 1]) return CNN_ERR_CORRUPT;
             GAP_FLUSH
             if (++L->blk == L->be) {
@@ -303,7 +310,7 @@ CNN_INLINE int gap_span(const gap_ctx *kp, int64_t b0, int64_t b1, const int64_t
     kc.g = &gc;
     const gap_ctx *k = &kc;
     const int64_t *bb = k->blk_bits;
-    int32_t gap[GAP_LANES * GAP_SLOTS];
+    uint32_t gap[GAP_LANES * GAP_SLOTS];
     REAL val[GAP_LANES * GAP_SLOTS];
     int64_t endp[GAP_LANES * GAP_SLOTS];
     gap_lane L[GAP_LANES];
@@ -379,6 +386,7 @@ static int sham_gap_matmat(int64_t n, int64_t m, int64_t group,
                            const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (b < 0 || threads < 1 || stream == NULL) return CNN_ERR_ARG;
+    if (group >= 1 && n > ((int64_t)1 << 31) / group) return CNN_ERR_ARG; /* see GAP_END */
     uint32_t gtab[1 << CNN_TABLE_BITS], vtab[1 << CNN_TABLE_BITS];
     static const uint32_t no_values[2] = {0, 0};
     uint32_t *fast;

@@ -258,6 +258,25 @@ def test_bits_between_blocks_are_corruption(case, where):
                   np.ones((1, W.shape[0]), W.dtype), W, W.dtype)
 
 
+def test_a_gap_past_2_to_the_31_is_corruption_not_a_small_gap():
+    # One gap codeword renamed to the class with 31 extra bits: its gaps are
+    # then at least 2^31, far past any block, whatever the extra bits say
+    # (the product keeps 32-bit gaps: such a gap must not wrap to a small one).
+    W = LONG_CASES["pair table"]()
+    M = SHAMGap.from_dense(W, group=4)
+    a = M._arrays()
+    gs = a["gap_syms"].astype(np.int64)
+    common = int(np.flatnonzero(gs < M.lit)[0])  # the shortest literal gap codeword
+    gs[common] = M.lit + 1 + 31
+    B = SHAMGap(M.shape, M.dtype, a["values"], a["len_count"], gs.astype(np.uint32),
+                a["gap_len_count"], a["words"], a["blk_bits"], M._meta)
+    for b in (1, 8):
+        with pytest.raises(FormatError):
+            B.matmul(np.ones((b, W.shape[0]), W.dtype), threads=2)
+    with pytest.raises(FormatError):
+        B.to_dense()
+
+
 def test_options_are_validated():
     W = _sparse(10, 10, 0.3, 3)
     for bad in (0, -1, 2.5, True):
