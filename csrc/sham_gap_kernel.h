@@ -22,11 +22,14 @@
  * out (its slots decode the bits of the lane with the most room again, and
  * are dropped) and then finishes alone, stopping at its end.
  * Measured against the kernel before it (four lanes that summed each
- * nonzero as they decoded it, taking the next block when one ended), 1
- * thread, paired medians at b = 1 and 8: 0.75-0.89x the time on 512 x 4096
- * at density 0.1, 0.92-1.0x at 0.01, 0.86-0.9x on 192 x 1024 at 0.1, and
- * 1.0-1.33x on 192 x 1024 at 0.01 (four blocks, about 25 us a product, where
- * the short last rounds show).
+ * nonzero as they decoded it, taking the next block when one ended), both
+ * called the same way, 1 thread, paired medians at b = 1 and 8, two runs:
+ * 0.70-0.87x the time on 512 x 4096 at density 0.1, 0.81-0.95x at 0.01,
+ * 0.75-0.99x on 192 x 1024 at 0.1 and 0.82-0.98x at 0.01, but 1.11-1.24x on
+ * the skewed 192 x 1024 at 0.01 (four blocks of unequal length, 15-30 us a
+ * product: the longest lane finishes alone).  Not kept: the lone lane
+ * decoding several entries per window (1.0x), lanes leaving the rounds
+ * with more room left (at 8 and 32 entries: 1.0-1.1x).
  */
 #include <stdlib.h>
 #include <string.h>
