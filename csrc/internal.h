@@ -273,6 +273,18 @@ typedef int (*cnn_range_fn)(void *ctx, int64_t c0, int64_t c1);
 int cnn_parallel_for(cnn_pool *pool, int threads, int64_t m, const int64_t *cum, cnn_range_fn fn,
                      void *ctx);
 
+/* The first i in [lo, hi) with a[i] >= v (hi if none); a nondecreasing
+ * (the kernels' lane cuts and the thread split, by binary search). */
+static inline int64_t cnn_first_at_least(const int64_t *a, int64_t lo, int64_t hi, int64_t v)
+{
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
 /* Validate a column-offset array: non-decreasing, within [0, total_bits]. */
 int cnn_check_offsets(const int64_t *off, int64_t len, int64_t total_bits);
 

@@ -21,18 +21,6 @@ static void *cnn_job_run(void *arg)
     return NULL;
 }
 
-/* First column c with cum[c] - cum[0] >= target (binary search). */
-static int64_t cnn_split_point(const int64_t *cum, int64_t m, int64_t target)
-{
-    int64_t lo = 0, hi = m;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (cum[mid] - cum[0] < target) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
 /* ---- pools -------------------------------------------------------------------
  * The workers sleep on `work` until a call posts a batch of jobs, claim jobs
  * by index under `mu`, and the last to finish signals `done`.  The calling
@@ -141,7 +129,7 @@ static void cnn_split(cnn_job *jobs, int n, int64_t m, const int64_t *cum, cnn_r
     for (int t = 0; t < n; t++) {
         int64_t end;
         if (t == n - 1) end = m;
-        else if (cum) end = cnn_split_point(cum, m, (int64_t)((double)total * (t + 1) / n));
+        else if (cum) end = cnn_first_at_least(cum, 0, m, cum[0] + (int64_t)((double)total * (t + 1) / n));
         else end = m * (t + 1) / n;
         if (end < prev) end = prev;
         jobs[t] = (cnn_job){fn, ctx, prev, end, CNN_OK};

@@ -105,11 +105,11 @@ static int gap_pair_table(const cnn_gapc *g, uint32_t *pair)
 }
 
 /* One entry of lane J from the top of its window W (the stream from bit p##J
- * on): its gap into gap[s] (-1 for END, whose end position goes to endp[s]),
- * its value into val[s], p##J advanced and W shifted past it.  With the pair
- * table (PAIR) a hit takes at most CNN_GAP_TB bits of W; otherwise the gap
- * table and then the value table, at most 2 * CNN_GAP_TB bits (after which
- * PAIR reloads W, for its four lookups per window).  Codewords off both
+ * on): its gap into gap[s] (GAP_END for END, whose end position goes to
+ * endp[s]), its value into val[s], p##J advanced and W shifted past it.  With
+ * the pair table (PAIR) a hit takes at most CNN_GAP_TB bits of W; otherwise
+ * the gap table and then the value table, at most 2 * CNN_GAP_TB bits (after
+ * which PAIR reloads W, for its four lookups per window).  Codewords off both
  * tables, END and bad bits take cnn_gap_slow, then W is reloaded. */
 #define GAP_DEC(J, W, S_)                                                          \
     {                                                                              \
@@ -297,17 +297,6 @@ CNN_INLINE int gap_sum(const gap_ctx *k, gap_lane *L, int64_t U, const uint32_t 
     return st;
 }
 
-/* The first i in [lo, hi) with a[i] >= v (hi if none); a nondecreasing. */
-static int64_t gap_first_at_least(const int64_t *a, int64_t lo, int64_t hi, int64_t v)
-{
-    while (lo < hi) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < v) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
 CNN_INLINE int gap_span(const gap_ctx *kp, int64_t b0, int64_t b1, const int64_t B)
 {
     /* Local copies: stores through out cannot then alias the constants. */
@@ -323,7 +312,7 @@ CNN_INLINE int gap_span(const gap_ctx *kp, int64_t b0, int64_t b1, const int64_t
     const int64_t pa = bb[b0], pz = bb[b1];
     for (int64_t j = 0, bs = b0; j < GAP_LANES; j++) {
         const int64_t be = j == GAP_LANES - 1
-                         ? b1 : gap_first_at_least(bb, bs, b1, pa + (pz - pa) * (j + 1) / GAP_LANES);
+                         ? b1 : cnn_first_at_least(bb, bs, b1, pa + (pz - pa) * (j + 1) / GAP_LANES);
         L[j].p = bb[bs];
         L[j].pend = bb[be];
         L[j].blk = bs;

@@ -112,17 +112,6 @@ CNN_INLINE int sham_rows_below(const void *ri, const int ri_bytes, int64_t lo, i
     return lo >= hi || (int64_t)top < n;
 }
 
-/* The first i in [lo, hi) with a[i] >= v (hi if none); a nondecreasing. */
-static int64_t sham_first_at_least(const int64_t *a, int64_t lo, int64_t hi, int64_t v)
-{
-    while (lo < hi) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < v) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
 /* Codeword I of lane J's buffers, at the top of the lane's window W (the
  * stream from bit p##J on): its value and the low 32 bits of its position
  * stored, W shifted past it and p##J advanced.  A codeword longer than the
@@ -431,7 +420,7 @@ CNN_INLINE int sham_fast(const sham_ctx *k, int64_t c0, int64_t c1, const int64_
     /* each lane a run of whole columns, cut near quarters of the nonzeros */
     for (int64_t j = 0, cs = c0; j < SHAM_LANES; j++) {
         const int64_t ce = j == SHAM_LANES - 1
-                         ? c1 : sham_first_at_least(cb, cs, c1, qa + (qz - qa) * (j + 1) / SHAM_LANES);
+                         ? c1 : cnn_first_at_least(cb, cs, c1, qa + (qz - qa) * (j + 1) / SHAM_LANES);
         L[j] = (sham_lane){cbits[cs], cb[cs], cb[ce], cs, ce};
         cs = ce;
     }
