@@ -22,9 +22,12 @@ int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
     g->lit = lit;
     g->fast = fast;
 
-    /* Every gap whose codeword (with its extra bits) fits in the window gets
-     * the 2^(TB - bits) entries its bit pattern prefixes.  Without values
-     * nothing is fast (any gap is then corruption, which the slow path reports). */
+    /* Every gap whose codeword and extra bits fit in the index gets the
+     * 2^(TB - bits) entries its bit pattern prefixes; a class codeword whose
+     * extra bits do not (up to CNN_GAP_FAST_BITS in all) gets the entries
+     * its codeword prefixes, with the extra bits to read after them.  Without
+     * values nothing is fast (any gap is then corruption, which the slow path
+     * reports). */
     const int TB = CNN_GAP_TB;
     memset(fast, 0, sizeof(uint32_t) << TB);
     if (nsym == 0) return CNN_OK;
@@ -35,14 +38,20 @@ int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
             const uint64_t code = G->first[lc] + d;
             if (s == lit) continue; /* END */
             const int j = s < lit ? 0 : (int)(s - lit - 1);
-            if (lc + j > TB) continue;
             const uint64_t base = s < lit ? (uint64_t)s : (uint64_t)lit - 1 + ((uint64_t)1 << j);
+            if (lc + j > TB) {
+                if (lc + j > CNN_GAP_FAST_BITS || base + ((uint64_t)1 << j) - 1 > CNN_GAP_GAPMAX) continue;
+                const uint64_t lo = code << (TB - lc);
+                const uint32_t e = (uint32_t)(lc + j) | (uint32_t)j << 5 | (uint32_t)(base << 9);
+                for (uint64_t i = lo; i < lo + ((uint64_t)1 << (TB - lc)); i++) fast[i] = e;
+                continue;
+            }
             for (uint64_t x = 0; x < ((uint64_t)1 << j); x++) {
                 const uint64_t gap = base + x;
                 if (gap > CNN_GAP_GAPMAX) break;
                 const int len = lc + j;
                 const uint64_t lo = ((code << j) | x) << (TB - len);
-                const uint32_t e = (uint32_t)len | (uint32_t)(gap << 5);
+                const uint32_t e = (uint32_t)len | (uint32_t)(gap << 9);
                 for (uint64_t i = lo; i < lo + ((uint64_t)1 << (TB - len)); i++) fast[i] = e;
             }
         }

@@ -92,13 +92,15 @@ static int gap_pair_table(const cnn_gapc *g, uint32_t *pair)
     for (uint64_t ix = 0; ix <= mask; ix++) {
         const uint32_t e = g->fast[ix];
         pair[ix] = 0;
-        decoded += e != 0;
-        if (!e || hv->nsym == 0 || hv->tb <= 0 || (e >> 5) >= (1u << 20)) continue;
+        /* (a gap whose extra bits are read after the index never fits) */
+        if (!e || ((e >> 5) & 15u) != 0) continue;
+        decoded++;
+        if (hv->nsym == 0 || hv->tb <= 0 || (e >> 9) >= (1u << 20)) continue;
         const int lg = (int)(e & 31u), left = CNN_GAP_TB - lg;
         const uint64_t rest = (ix << lg) & mask; /* the bits after the gap, zeros below */
         const uint32_t ve = hv->table[rest >> (CNN_GAP_TB - hv->tb)];
         if (!ve || CNN_E_BITS(ve) > left || CNN_E_SYM(ve) >= 256) continue;
-        pair[ix] = (uint32_t)(lg + CNN_E_BITS(ve)) | CNN_E_SYM(ve) << 4 | (e >> 5) << 12;
+        pair[ix] = (uint32_t)(lg + CNN_E_BITS(ve)) | CNN_E_SYM(ve) << 4 | (e >> 9) << 12;
         covered++;
     }
     return 16 * covered >= 15 * decoded;
@@ -108,9 +110,10 @@ static int gap_pair_table(const cnn_gapc *g, uint32_t *pair)
  * on): its gap into gap[s] (GAP_END for END, whose end position goes to
  * endp[s]), its value into val[s], p##J advanced and W shifted past it.  With
  * the pair table (PAIR) a hit takes at most CNN_GAP_TB bits of W; otherwise
- * the gap table and then the value table, at most 2 * CNN_GAP_TB bits (after
- * which PAIR reloads W, for its four lookups per window).  Codewords off both
- * tables, END and bad bits take cnn_gap_slow, then W is reloaded. */
+ * the gap table and then the value table, at most CNN_GAP_FAST_BITS +
+ * CNN_TABLE_BITS bits (after which PAIR reloads W, for its four lookups per
+ * window).  Codewords off both tables, END and bad bits take cnn_gap_slow,
+ * then W is reloaded. */
 #define GAP_DEC(J, W, S_)                                                          \
     {                                                                              \
         const int64_t s_ = (S_);                                                   \
@@ -126,7 +129,7 @@ static int gap_pair_table(const cnn_gapc *g, uint32_t *pair)
             const uint32_t ve_ = vtab[((W) << (eg_ & 31u)) >> vsh];                \
             if (CNN_LIKELY(eg_ && ve_)) {                                          \
                 const int l_ = (int)(eg_ & 31u) + CNN_E_BITS(ve_);                 \
-                gap[s_] = eg_ >> 5;                                                \
+                gap[s_] = cnn_gap_fast_gap(eg_, W);                                \
                 val[s_] = V[CNN_E_SYM(ve_)];                                       \
                 p##J += l_;                                                        \
                 if (PAIR) (W) = cnn_peek_be(S, p##J);                              \

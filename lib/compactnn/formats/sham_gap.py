@@ -23,8 +23,9 @@ Gap and value codewords are interleaved in one stream, in the order the
 product needs them, so one bit position per block is all the decoder keeps.
 A nonzero costs one lookup in a pair table (gap and value in one 12-bit
 window) where that table covers at least 15/16 of the windows (few values),
-else two dependent lookups: the gap table (long gaps' extra bits folded into
-its index, as in DEFLATE decoders) and the value table.  The product splits
+else two dependent lookups: the gap table (a long gap's extra bits folded into
+its index, or read after it for gaps of up to 16 bits in all, as in DEFLATE
+decoders) and the value table.  The product splits
 each thread's blocks into four lanes that decode in lockstep into a buffer,
 so that the lookups of one lane overlap the others', then sums the buffer
 column by column (``csrc/sham_gap_kernel.h``).  It reads a byte copy of the
