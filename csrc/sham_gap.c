@@ -42,7 +42,7 @@ int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
             if (lc + j > TB) {
                 if (lc + j > CNN_GAP_FAST_BITS || base + ((uint64_t)1 << j) - 1 > CNN_GAP_GAPMAX) continue;
                 const uint64_t lo = code << (TB - lc);
-                const uint32_t e = (uint32_t)(lc + j) | (uint32_t)j << 5 | (uint32_t)(base << 9);
+                const uint32_t e = CNN_GAP_ENTRY(lc + j, j, base);
                 for (uint64_t i = lo; i < lo + ((uint64_t)1 << (TB - lc)); i++) fast[i] = e;
                 continue;
             }
@@ -51,7 +51,7 @@ int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
                 if (gap > CNN_GAP_GAPMAX) break;
                 const int len = lc + j;
                 const uint64_t lo = ((code << j) | x) << (TB - len);
-                const uint32_t e = (uint32_t)len | (uint32_t)(gap << 9);
+                const uint32_t e = CNN_GAP_ENTRY(len, 0, gap);
                 for (uint64_t i = lo; i < lo + ((uint64_t)1 << (TB - len)); i++) fast[i] = e;
             }
         }

@@ -62,6 +62,12 @@
  * and 3 values. */
 #define CNN_GAP_FAST_BITS 16
 #define CNN_GAP_GAPMAX ((1u << 23) - 1u)
+/* Fields of a fast entry (layout above). */
+#define CNN_GAP_ENTRY(bits, extra, base) \
+    ((uint32_t)(bits) | (uint32_t)(extra) << 5 | (uint32_t)(base) << 9)
+#define CNN_GAP_E_BITS(e) ((int)((e) & 31u))
+#define CNN_GAP_E_EXTRA(e) (((e) >> 5) & 15u)
+#define CNN_GAP_E_BASE(e) ((e) >> 9)
 _Static_assert(2 * (CNN_GAP_FAST_BITS + CNN_TABLE_BITS) <= 57, "two fast entries fit one window");
 
 #if defined(__GNUC__)
@@ -110,9 +116,9 @@ CNN_INLINE uint64_t cnn_gap_peek(const cnn_bits *s, int64_t p, int64_t safe)
 /* The gap of fast entry e (nonzero) at the top of the window v. */
 CNN_INLINE uint32_t cnn_gap_fast_gap(uint32_t e, uint64_t v)
 {
-    uint32_t gap = e >> 9;
-    if (CNN_UNLIKELY(e & (15u << 5)))
-        gap += (uint32_t)(v >> (64 - (e & 31u))) & ((1u << ((e >> 5) & 15u)) - 1u);
+    uint32_t gap = CNN_GAP_E_BASE(e);
+    if (CNN_UNLIKELY(CNN_GAP_E_EXTRA(e)))
+        gap += (uint32_t)(v >> (64 - CNN_GAP_E_BITS(e))) & ((1u << CNN_GAP_E_EXTRA(e)) - 1u);
     return gap;
 }
 
@@ -172,7 +178,7 @@ CNN_INLINE cnn_gap_res cnn_gap_next(const cnn_gapc *g, const cnn_bits *s, int64_
     uint64_t v = cnn_gap_peek(s, p, safe);
     const uint32_t e = g->fast[v >> (64 - CNN_GAP_TB)];
     if (CNN_UNLIKELY(e == 0)) return cnn_gap_slow(g, s, p, end);
-    const int lg = (int)(e & 31u);
+    const int lg = CNN_GAP_E_BITS(e);
     cnn_gap_res r = {p + lg, (int64_t)cnn_gap_fast_gap(e, v), 0, CNN_OK};
     const uint32_t ve = g->val.table[(v << lg) >> (64 - g->val.tb)];
     if (CNN_UNLIKELY(ve == 0)) return cnn_gap_slow_value(g, s, r.pos, end, r.gap);

@@ -93,14 +93,14 @@ static int gap_pair_table(const cnn_gapc *g, uint32_t *pair)
         const uint32_t e = g->fast[ix];
         pair[ix] = 0;
         /* (a gap whose extra bits are read after the index never fits) */
-        if (!e || ((e >> 5) & 15u) != 0) continue;
+        if (!e || CNN_GAP_E_EXTRA(e) != 0) continue;
         decoded++;
-        if (hv->nsym == 0 || hv->tb <= 0 || (e >> 9) >= (1u << 20)) continue;
-        const int lg = (int)(e & 31u), left = CNN_GAP_TB - lg;
+        if (hv->nsym == 0 || hv->tb <= 0 || CNN_GAP_E_BASE(e) >= (1u << 20)) continue;
+        const int lg = CNN_GAP_E_BITS(e), left = CNN_GAP_TB - lg;
         const uint64_t rest = (ix << lg) & mask; /* the bits after the gap, zeros below */
         const uint32_t ve = hv->table[rest >> (CNN_GAP_TB - hv->tb)];
         if (!ve || CNN_E_BITS(ve) > left || CNN_E_SYM(ve) >= 256) continue;
-        pair[ix] = (uint32_t)(lg + CNN_E_BITS(ve)) | CNN_E_SYM(ve) << 4 | (e >> 9) << 12;
+        pair[ix] = (uint32_t)(lg + CNN_E_BITS(ve)) | CNN_E_SYM(ve) << 4 | CNN_GAP_E_BASE(e) << 12;
         covered++;
     }
     return 16 * covered >= 15 * decoded;
@@ -126,9 +126,9 @@ static int gap_pair_table(const cnn_gapc *g, uint32_t *pair)
             p##J += l_;                                                            \
         } else {                                                                   \
             const uint32_t eg_ = fast[(W) >> (64 - CNN_GAP_TB)];                   \
-            const uint32_t ve_ = vtab[((W) << (eg_ & 31u)) >> vsh];                \
+            const uint32_t ve_ = vtab[((W) << CNN_GAP_E_BITS(eg_)) >> vsh];        \
             if (CNN_LIKELY(eg_ && ve_)) {                                          \
-                const int l_ = (int)(eg_ & 31u) + CNN_E_BITS(ve_);                 \
+                const int l_ = CNN_GAP_E_BITS(eg_) + CNN_E_BITS(ve_);              \
                 gap[s_] = cnn_gap_fast_gap(eg_, W);                                \
                 val[s_] = V[CNN_E_SYM(ve_)];                                       \
                 p##J += l_;                                                        \
