@@ -128,6 +128,21 @@ def test_transpose_matches_numpy(b, dtype):
     np.testing.assert_array_equal(T, X.T)
 
 
+@pytest.mark.parametrize("shape", [(1, 37), (37, 1), (1, 1)])
+def test_transpose_of_one_row_or_column_is_a_view_the_products_leave_alone(shape):
+    from compactnn.formats import SHAM
+
+    X = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    T = _native.transpose(X)
+    assert np.shares_memory(T, X) and T.flags.c_contiguous
+    np.testing.assert_array_equal(T, X.T)
+    W = np.zeros((shape[1], 5), np.float32)
+    W[0, 1], W[-1, 3] = 2.0, -1.5
+    keep = X.copy()
+    np.testing.assert_allclose(SHAM.from_dense(W).matmul(X, threads=1), X @ W, rtol=1e-6)
+    assert X.tobytes() == keep.tobytes()
+
+
 def test_transpose_rejects_what_the_products_cannot_read():
     with pytest.raises(TypeError):
         _native.transpose(np.zeros((8, 5), dtype=np.int32))

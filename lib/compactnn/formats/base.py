@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import _native
 from ..errors import FormatError, KernelError, UnknownNameError
 from ._limits import FILE_MAGIC, FILE_VERSION, check_header as _check_header
 from ._limits import check_meta as _check_meta
@@ -269,8 +270,13 @@ class MatrixFormat(abc.ABC):
         ``X`` is cast to the matrix's dtype (float input only).  ``threads``
         defaults to :func:`default_threads`.
         """
-        from .._native import _threads  # validation shared with the kernels
-        threads = default_threads() if threads is None else _threads(threads)
+        threads = default_threads() if threads is None else _native._threads(threads)
+        if type(X) is np.ndarray and X.ndim == 2 and X.dtype == self.dtype \
+                and X.shape[1] == self.shape[0] and X.flags.c_contiguous:
+            # the common call (a batch in the matrix's dtype), without the copies below
+            if X.shape[0] == 0 or self.shape[1] == 0:
+                return np.zeros((X.shape[0], self.shape[1]), dtype=self.dtype)
+            return self._matmat(X, threads)
         if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
             raise TypeError("X must be a dense array")
         X = np.asarray(X)
@@ -307,13 +313,14 @@ class MatrixFormat(abc.ABC):
         Through the bound C kernel (on ``X^T``) when the format has one, else
         through ``to_dense()``; the NumPy/SciPy wrappers override it.
         """
-        if self._kernel is None:
+        kernel = self._kernel
+        if kernel is None:
             return X @ self.to_dense()
-        from .._native import transpose
-
-        return self._kernel(transpose(X), threads).T
+        return kernel(_native.transpose(X), threads).T
 
     def __rmatmul__(self, X: Any) -> np.ndarray:
+        if type(X) is np.ndarray and X.dtype != object:
+            return self.matmul(X)
         if isinstance(X, MatrixFormat):
             return NotImplemented
         if _torch_tensor(X):
