@@ -32,7 +32,9 @@ enum cnn_build {
     CNN_MAX_CODE_LEN = 32,  /* longest Huffman codeword supported */
     CNN_MAX_THREADS = 256,  /* upper bound on worker threads per call */
     CNN_MAX_SPIN_MS = 1000, /* upper bound on a pool worker's polling, ms */
-    CNN_MAX_TABLE_SYMBOL = 2097151  /* symbols above this decode on the slow path */
+    CNN_MAX_TABLE_SYMBOL = 2097151, /* symbols above this decode on the slow path */
+    CNN_SHAM_TWO_SUMS = 32  /* sHAM: nonzeros per column (q >= this * m) from which
+                               each column sums even and odd offsets apart */
 };
 
 /* Message for a status code (static storage, never NULL). */

@@ -16,7 +16,8 @@
  *    range's nonzeros cut at a column start, decode in lockstep (so that one
  *    lane's table lookups overlap the others') into a buffer of values and
  *    codeword positions; the buffer is then summed column by column like
- *    SciPy's CSR product, with b = 1 and b = 8 as constants (sham_sum), and
+ *    SciPy's CSR product, with b = 1 and b = 8 as constants, in one or two
+ *    sums per column (sham_sum, and the rule in sham_matmat), and
  *    each column's offset is compared with the position of its first
  *    codeword there.  The decoder is the same for every b and index width.
  *    It has two tables, chosen per matrix from the code lengths alone: the
@@ -36,7 +37,7 @@
  * density 0.1 and 0.01, batch 1 and 8, paired medians) and not kept: eight
  * lanes (0.98-1.26x its time), the first four nonzeros of a column without a
  * loop branch (1.04-1.34x), four partial sums per column at b = 1
- * (1.02-1.54x), one window per lane at a time (0.89-1.13x), unrolled sums
+ * (1.02-1.54x; two, on long columns only, are kept), one window per lane at a time (0.89-1.13x), unrolled sums
  * (0.95-1.15x), two whole columns summed side by side at b = 1 (two add
  * chains, bit-exact; 0.98-1.06x on 512 x 4096 and 4096 x 4096, uniform and
  * skewed), the split-table decoder storing each value times its row of X at
@@ -44,6 +45,8 @@
  * and 0.01 and 4096 x 4096 at 0.1).  At b = 1 about two thirds of the time
  * is the decoding.
  */
+#include <stdlib.h>
+
 #include "real.h"
 
 typedef REAL sham_vec8 __attribute__((vector_size(8 * sizeof(REAL))));
@@ -84,6 +87,7 @@ typedef struct {
     const REAL *tv;    /* codeword length (0: longer than the table) and value (real.h) */
     const sham_multi *tab; /* the multi-symbol table, or NULL: decode through tl, tv */
     int sh;            /* 64 - the width of the table in use */
+    int two;           /* each column in two sums (see sham_sum) */
     /* reference path */
     cnn_bits bits;
 } sham_ctx;
@@ -353,15 +357,21 @@ static int sham_decode1(const sham_ctx *k, int64_t *pp, int64_t R, REAL *val, ui
 
 /* Sum the lane's nonzeros [q, q + R), decoded into v[0..R) and ps[0..R)
  * (base: the position of codeword q), into their columns from *cp on: the
- * column holding nonzero q, or the first column starting at q or later.  A
- * column that started in an earlier round carries on from its partial sums
- * in out, so every column sums its nonzeros in order whatever the rounds.
+ * column holding nonzero q, or the first column starting at q or later.
  * Rows were checked for the range.  Returns nonzero when a column starting
  * in [q, q + R) has an offset other than its first codeword's position (an
- * empty column: the position of the next codeword).  B and RB constant. */
-CNN_INLINE int64_t sham_sum(const sham_ctx *k, int64_t *cp, int64_t q, int64_t R, int64_t base,
-                            const REAL *restrict v, const uint32_t *restrict ps, const int64_t B,
-                            const int RB)
+ * empty column: the position of the next codeword).  B and RB constant.
+ *
+ * Order of the sums (the reference path's too, for every b): a column sums
+ * its nonzeros in order, or, where k->two (see SHAM_TWO_SUMS), those at even
+ * offsets in order and those at odd offsets in order, then adds the two.  A
+ * column that started in an earlier round carries on from its partial sums,
+ * the even ones in out and the odd ones in odd[0..B), so the sums are the
+ * same whatever the rounds and threads. */
+CNN_INLINE int64_t sham_sum_two(const sham_ctx *k, int64_t *cp, REAL *restrict odd, int64_t q,
+                                int64_t R, int64_t base, const REAL *restrict v,
+                                const uint32_t *restrict ps, const int64_t B, const int RB,
+                                const int two)
 {
     const int64_t *cb = k->cb, *cbits = k->col_bits;
     const void *ri = k->ri;
@@ -380,27 +390,82 @@ CNN_INLINE int64_t sham_sum(const sham_ctx *k, int64_t *cp, int64_t q, int64_t R
             bad |= cbits[c] - base != (int64_t)off;
         }
         REAL *restrict o = k->out + c * B;
-        if (B == 1) {
+        /* with two sums, a0 takes the offsets of j's parity and a1 the
+         * others; the loop leaves a column through one of its two tests, so
+         * a column costs one mispredicted branch, as with one sum */
+        const int par = (int)((j - s) & 1);
+        if (B == 1 && !two) {
             REAL acc = s < q ? o[0] : 0;
             for (; j < z; j++) acc += v[j - q] * xt[sham_ri(ri, j, RB)];
             o[0] = acc;
-        } else if (B == 8) {
-            sham_vec8 acc = {0};
+        } else if (B == 1) {
+            REAL a0 = 0, a1 = 0;
+            if (s < q) {
+                a0 = par ? odd[0] : o[0];
+                a1 = par ? o[0] : odd[0];
+            }
+            for (;;) {
+                if (j >= z) break;
+                a0 += v[j - q] * xt[sham_ri(ri, j, RB)];
+                j++;
+                if (j >= z) break;
+                a1 += v[j - q] * xt[sham_ri(ri, j, RB)];
+                j++;
+            }
+            if (e > hi) {
+                o[0] = par ? a1 : a0;
+                odd[0] = par ? a0 : a1;
+            } else {
+                o[0] = a0 + a1;
+            }
+        } else if (B == 8 && !two) {
+            sham_vec8 acc = {0}, x;
             if (s < q) __builtin_memcpy(&acc, o, sizeof acc);
             for (; j < z; j++) {
-                sham_vec8 x;
                 __builtin_memcpy(&x, xt + sham_ri(ri, j, RB) * 8, sizeof x);
                 acc += v[j - q] * x;
             }
             __builtin_memcpy(o, &acc, sizeof acc);
+        } else if (B == 8) {
+            sham_vec8 a0 = {0}, a1 = {0}, x;
+            if (s < q) {
+                __builtin_memcpy(par ? &a1 : &a0, o, sizeof a0);
+                __builtin_memcpy(par ? &a0 : &a1, odd, sizeof a1);
+            }
+            for (;;) {
+                if (j >= z) break;
+                __builtin_memcpy(&x, xt + sham_ri(ri, j, RB) * 8, sizeof x);
+                a0 += v[j - q] * x;
+                j++;
+                if (j >= z) break;
+                __builtin_memcpy(&x, xt + sham_ri(ri, j, RB) * 8, sizeof x);
+                a1 += v[j - q] * x;
+                j++;
+            }
+            if (e > hi) {
+                __builtin_memcpy(o, par ? &a1 : &a0, sizeof a0);
+                __builtin_memcpy(odd, par ? &a0 : &a1, sizeof a1);
+            } else {
+                a0 += a1;
+                __builtin_memcpy(o, &a0, sizeof a0);
+            }
         } else {
-            if (s >= q)
+            /* in place; each partial sum starts at its first nonzero (0 + v x,
+             * as from zero), and a column of one nonzero has no odd sum */
+            if (e == s)
                 for (int64_t t = 0; t < B; t++) o[t] = 0;
             for (; j < z; j++) {
                 const REAL vj = v[j - q];
                 const REAL *restrict x = xt + sham_ri(ri, j, RB) * B;
-                for (int64_t t = 0; t < B; t++) o[t] += vj * x[t];
+                const int64_t off = j - s;
+                REAL *restrict a = two && (off & 1) ? odd : o;
+                if (off < 1 + two)
+                    for (int64_t t = 0; t < B; t++) a[t] = (REAL)0 + vj * x[t];
+                else
+                    for (int64_t t = 0; t < B; t++) a[t] += vj * x[t];
             }
+            if (two && e <= hi && e - s >= 2)
+                for (int64_t t = 0; t < B; t++) o[t] += odd[t];
         }
         if (e > hi) break; /* the column goes on in the next round */
     }
@@ -408,8 +473,19 @@ CNN_INLINE int64_t sham_sum(const sham_ctx *k, int64_t *cp, int64_t q, int64_t R
     return bad;
 }
 
-/* Columns [c0, c1) on the fast path (see the top of this file). */
-CNN_INLINE int sham_fast(const sham_ctx *k, int64_t c0, int64_t c1, const int64_t B, const int RB)
+/* With the order a constant, so that the column loop tests it once. */
+CNN_INLINE int64_t sham_sum(const sham_ctx *k, int64_t *cp, REAL *restrict odd, int64_t q,
+                            int64_t R, int64_t base, const REAL *restrict v,
+                            const uint32_t *restrict ps, const int64_t B, const int RB)
+{
+    return k->two ? sham_sum_two(k, cp, odd, q, R, base, v, ps, B, RB, 1)
+                  : sham_sum_two(k, cp, odd, q, R, base, v, ps, B, RB, 0);
+}
+
+/* Columns [c0, c1) on the fast path (see the top of this file); odd: B
+ * entries per lane (see sham_sum). */
+CNN_INLINE int sham_fast(const sham_ctx *k, int64_t c0, int64_t c1, REAL *odd, const int64_t B,
+                         const int RB)
 {
     const int64_t *cb = k->cb, *cbits = k->col_bits;
     const int64_t qa = cb[c0], qz = cb[c1];
@@ -443,8 +519,8 @@ CNN_INLINE int sham_fast(const sham_ctx *k, int64_t c0, int64_t c1, const int64_
         for (int j = 0; j < SHAM_LANES; j++) {
             const int64_t left = L[j].qz - L[j].q, U = cnt[j] < left ? cnt[j] : left;
             if (badslot[j] < U) return CNN_ERR_CORRUPT;
-            bad |= sham_sum(k, &L[j].c, L[j].q, U, base[j], val + j * SHAM_SLOTS, pos + j * SHAM_SLOTS,
-                            B, RB);
+            bad |= sham_sum(k, &L[j].c, odd + j * B, L[j].q, U, base[j], val + j * SHAM_SLOTS,
+                            pos + j * SHAM_SLOTS, B, RB);
             L[j].q += U;
             L[j].p = U < cnt[j] ? base[j] + (uint32_t)(pos[j * SHAM_SLOTS + U] - (uint32_t)base[j]) : p[j];
         }
@@ -460,7 +536,7 @@ CNN_INLINE int sham_fast(const sham_ctx *k, int64_t c0, int64_t c1, const int64_
             if ((st = sham_decode1(k, &l->p, R, val, pos, &n1, badslot))) return st;
             const int64_t U = n1 < left ? n1 : left;
             if (badslot[0] < U) return CNN_ERR_CORRUPT;
-            bad |= sham_sum(k, &l->c, l->q, U, base, val, pos, B, RB);
+            bad |= sham_sum(k, &l->c, odd + j * B, l->q, U, base, val, pos, B, RB);
             l->q += U;
             if (U < n1) l->p = base + (uint32_t)(pos[U] - (uint32_t)base);
         }
@@ -473,24 +549,25 @@ CNN_INLINE int sham_fast(const sham_ctx *k, int64_t c0, int64_t c1, const int64_
     return bad ? CNN_ERR_CORRUPT : CNN_OK;
 }
 
-CNN_INLINE int sham_fast_b(const sham_ctx *k, int64_t c0, int64_t c1, const int64_t B)
+CNN_INLINE int sham_fast_b(const sham_ctx *k, int64_t c0, int64_t c1, REAL *odd, const int64_t B)
 {
     switch (k->ri_bytes) {
-    case 1: return sham_fast(k, c0, c1, B, 1);
-    case 2: return sham_fast(k, c0, c1, B, 2);
-    default: return sham_fast(k, c0, c1, B, 4);
+    case 1: return sham_fast(k, c0, c1, odd, B, 1);
+    case 2: return sham_fast(k, c0, c1, odd, B, 2);
+    default: return sham_fast(k, c0, c1, odd, B, 4);
     }
 }
 
-/* Columns [c0, c1), one codeword at a time through the word reader. */
-static int sham_reference(const sham_ctx *k, int64_t c0, int64_t c1)
+/* Columns [c0, c1), one codeword at a time through the word reader, each
+ * summed in the fast path's order (odd: B entries, see sham_sum). */
+static int sham_reference(const sham_ctx *k, int64_t c0, int64_t c1, REAL *odd)
 {
     const int64_t B = k->b;
     for (int64_t c = c0; c < c1; c++) {
         int64_t p = k->col_bits[c];
         const int64_t end = k->col_bits[c + 1];
         REAL *o = k->out + c * B;
-        for (int64_t t = 0; t < B; t++) o[t] = 0;
+        for (int64_t t = 0; t < B; t++) o[t] = 0, odd[t] = 0;
         for (int64_t j = k->cb[c]; j < k->cb[c + 1]; j++) {
             uint32_t sym;
             const int st = cnn_huff_at(k->h, &k->bits, &p, end, &sym);
@@ -498,8 +575,11 @@ static int sham_reference(const sham_ctx *k, int64_t c0, int64_t c1)
             const int64_t row = sham_ri(k->ri, j, k->ri_bytes);
             if (row >= k->n) return CNN_ERR_CORRUPT;
             const REAL v = k->values[sym], *x = k->xt + row * B;
-            for (int64_t t = 0; t < B; t++) o[t] += v * x[t];
+            REAL *a = k->two && ((j - k->cb[c]) & 1) ? odd : o;
+            for (int64_t t = 0; t < B; t++) a[t] += v * x[t];
         }
+        if (k->two)
+            for (int64_t t = 0; t < B; t++) o[t] += odd[t];
         if (p != end) return CNN_ERR_CORRUPT;
     }
     return CNN_OK;
@@ -509,10 +589,15 @@ static int sham_reference(const sham_ctx *k, int64_t c0, int64_t c1)
 static int sham_range(void *vctx, int64_t c0, int64_t c1)
 {
     const sham_ctx *k = (const sham_ctx *)vctx;
-    if (!k->stream) return sham_reference(k, c0, c1);
-    if (k->b == 1) return sham_fast_b(k, c0, c1, 1);
-    if (k->b == 8) return sham_fast_b(k, c0, c1, 8);
-    return sham_fast_b(k, c0, c1, k->b);
+    REAL small[SHAM_LANES * 8];
+    REAL *odd = k->b <= 8 ? small : malloc(sizeof(REAL) * SHAM_LANES * (size_t)k->b);
+    if (!odd) return CNN_ERR_NOMEM;
+    const int st = !k->stream ? sham_reference(k, c0, c1, odd)
+                 : k->b == 1 ? sham_fast_b(k, c0, c1, odd, 1)
+                 : k->b == 8 ? sham_fast_b(k, c0, c1, odd, 8)
+                 : sham_fast_b(k, c0, c1, odd, k->b);
+    if (odd != small) free(odd);
+    return st;
 }
 
 /* The public products (sham_f32.c, sham_f64.c) with their arguments as in compactnn.h. */
@@ -575,5 +660,14 @@ static int sham_matmat(int64_t n, int64_t m, const void *words, int64_t nwords, 
     k.xt = xt;
     k.out = out;
     k.h = &h;
+    /* A column's sum is a chain of adds, one per nonzero; the out-of-order
+     * core overlaps the chains of neighbouring short columns, but not those
+     * of long ones, which two sums halve.  Against one sum (1 thread, paired
+     * medians, b = 1 and 8): 0.82-0.87x the time on the skewed 512 x 4096 at
+     * density 0.1 and 4096 x 4096 at 0.01 (51 and 41 nonzeros per column),
+     * 0.95-0.98x on the uniform ones, but 1.04-1.09x at b = 1 on 512 x 4096
+     * at density 0.01 (5 per column) and on 192 x 1024, where one sum is
+     * kept. */
+    k.two = q >= (int64_t)CNN_SHAM_TWO_SUMS * m;
     return cnn_parallel_for(pool, threads, m, cb, sham_range, &k);
 }

@@ -46,15 +46,20 @@ def decode_columns(S: SHAM):
 
 
 def reference_product(S: SHAM, xt: np.ndarray) -> np.ndarray:
-    """(X @ W)^T, each column's nonzeros summed in order in the matrix's dtype."""
+    """(X @ W)^T in the matrix's dtype, in the kernels' order: each column's
+    nonzeros summed in order, or, with at least ``CNN_SHAM_TWO_SUMS`` nonzeros
+    per column on average, those at even offsets in order and those at odd
+    offsets in order, then the two sums added."""
     vals = S.values[decode_columns(S)]
     rows = S.ri.astype(np.int64)
+    two = two_sums(S)
     out = np.zeros((S.shape[1], xt.shape[1]), dtype=S.dtype)
     for c in range(S.shape[1]):
-        acc = np.zeros(xt.shape[1], dtype=S.dtype)
-        for j in range(int(S._cb64[c]), int(S._cb64[c + 1])):
-            acc = acc + vals[j] * xt[rows[j]]
-        out[c] = acc
+        acc = np.zeros((2, xt.shape[1]), dtype=S.dtype)
+        first = int(S._cb64[c])
+        for j in range(first, int(S._cb64[c + 1])):
+            acc[two & (j - first)] = acc[two & (j - first)] + vals[j] * xt[rows[j]]
+        out[c] = acc[0] + acc[1] if two else acc[0]
     return out
 
 
@@ -142,6 +147,32 @@ def test_the_cases_cover_both_tables_and_their_slow_paths(dtype):
     assert {"many_values", "many_values_long_codewords"}.isdisjoint(multi)
     assert built["long_codewords"].len_count.size - 1 > TM[dtype]
     assert built["many_values_long_codewords"].len_count.size - 1 > _native.TABLE_BITS
+
+
+def two_sums(S: SHAM) -> bool:
+    """Whether the kernels sum each column of S in two parts (see reference_product)."""
+    return S.nnz >= _native.lib.CNN_SHAM_TWO_SUMS * S.shape[1]
+
+
+def test_the_cases_cover_both_orders_of_the_sums_and_the_orders_differ():
+    built = {case: get_format("sham").from_dense(case_matrix(case, np.float32)) for case in CASES}
+    two = {case for case, S in built.items() if two_sums(S)}
+    assert {"dense_columns", "n_by_1", "long_codewords"} <= two
+    assert {"sparse", "empty_columns", "1_by_m"}.isdisjoint(two)
+    # the two orders give other bits on this input, so the bit-exact tests tell them apart
+    S = built["dense_columns"]
+    xt = np.random.default_rng(2).standard_normal((S.shape[0], 1)).astype(np.float32)
+    vals = S.values[decode_columns(S)]
+    rows = S.ri.astype(np.int64)
+    in_order = np.array([[np.float32(0)] for _ in range(S.shape[1])], dtype=np.float32)
+    for c in range(S.shape[1]):
+        acc = np.float32(0)
+        for j in range(int(S._cb64[c]), int(S._cb64[c + 1])):
+            acc = np.float32(acc + vals[j] * xt[rows[j], 0])
+        in_order[c, 0] = acc
+    fast, slow = both_paths(S, xt, 1)
+    assert fast.tobytes() == slow.tobytes() == reference_product(S, xt).tobytes()
+    assert fast.tobytes() != in_order.tobytes()
 
 
 @pytest.mark.parametrize("case", list(CASES))
