@@ -33,8 +33,12 @@ enum cnn_build {
     CNN_MAX_THREADS = 256,  /* upper bound on worker threads per call */
     CNN_MAX_SPIN_MS = 1000, /* upper bound on a pool worker's polling, ms */
     CNN_MAX_TABLE_SYMBOL = 2097151, /* symbols above this decode on the slow path */
-    CNN_SHAM_TWO_SUMS = 32  /* sHAM: nonzeros per column (q >= this * m) from which
+    CNN_SHAM_TWO_SUMS = 32, /* sHAM: nonzeros per column (q >= this * m) from which
                                each column sums even and odd offsets apart */
+    /* words of cnn_ham_tables_f32 and _f64: a header of 8, the run table,
+     * the split table's lengths (bytes) and values */
+    CNN_HAM_TABLES_F32 = 8 + 4096 + 4096 / 4 + 4096,
+    CNN_HAM_TABLES_F64 = 8 + 4096 + 4096 / 4 + 2 * 4096
 };
 
 /* Message for a status code (static storage, never NULL). */
@@ -119,13 +123,23 @@ int cnn_transpose_f64(const double *x, int64_t rows, int64_t cols, double *out, 
  * order; zero_sym: index in values of the zero symbol, or -1 if none.
  * stream[nstream] (optional, NULL): as for sHAM, the stream's bytes in order
  * plus 8 bytes of padding, for the batch-8 fast path.
+ * tab[ntab] (optional, NULL): the code's decode tables, as cnn_ham_tables_*
+ * builds them (ntab = CNN_HAM_TABLES_F32 or _F64 words) from the same
+ * len_count, values and zero_sym, so that the product does not build them
+ * on every call; tables of other sizes or with entries out of range give
+ * CNN_ERR_ARG.
  * Cost O(n m) decoded symbols (runs of zero codewords decoded a table at a time). */
+int cnn_ham_tables_f32(const uint32_t *len_count, int maxlen, const float *values, int64_t nsym,
+                       int64_t zero_sym, uint32_t *tab, int64_t ntab);
+int cnn_ham_tables_f64(const uint32_t *len_count, int maxlen, const double *values, int64_t nsym,
+                       int64_t zero_sym, uint32_t *tab, int64_t ntab);
 int cnn_ham_matmat_f32(int64_t n, int64_t m,
                        const void *words, int64_t nwords, int wordbits,
                        const uint8_t *stream, int64_t nstream,
                        const int64_t *col_bits, int64_t ncol_bits,
                        const uint32_t *len_count, int maxlen,
                        const float *values, int64_t nsym, int64_t zero_sym,
+                       const uint32_t *tab, int64_t ntab,
                        const float *xt, int64_t b, float *out, int threads, cnn_pool *pool);
 int cnn_ham_matmat_f64(int64_t n, int64_t m,
                        const void *words, int64_t nwords, int wordbits,
@@ -133,6 +147,7 @@ int cnn_ham_matmat_f64(int64_t n, int64_t m,
                        const int64_t *col_bits, int64_t ncol_bits,
                        const uint32_t *len_count, int maxlen,
                        const double *values, int64_t nsym, int64_t zero_sym,
+                       const uint32_t *tab, int64_t ntab,
                        const double *xt, int64_t b, double *out, int threads, cnn_pool *pool);
 
 /* sHAM: CSC layout; the q nonzero values Huffman-coded column by column.

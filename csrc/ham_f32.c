@@ -8,8 +8,16 @@ int cnn_ham_matmat_f32(int64_t n, int64_t m,
                        const int64_t *col_bits, int64_t ncol_bits,
                        const uint32_t *len_count, int maxlen,
                        const float *values, int64_t nsym, int64_t zero_sym,
+                       const uint32_t *tab, int64_t ntab,
                        const float *xt, int64_t b, float *out, int threads, cnn_pool *pool)
 {
     return ham_matmat(n, m, words, nwords, wordbits, stream, nstream, col_bits, ncol_bits,
-                      len_count, maxlen, values, nsym, zero_sym, xt, b, out, threads, pool);
+                      len_count, maxlen, values, nsym, zero_sym, tab, ntab, xt, b, out, threads,
+                      pool);
+}
+
+int cnn_ham_tables_f32(const uint32_t *len_count, int maxlen, const float *values, int64_t nsym,
+                       int64_t zero_sym, uint32_t *tab, int64_t ntab)
+{
+    return ham_tables(len_count, maxlen, values, nsym, zero_sym, tab, ntab);
 }

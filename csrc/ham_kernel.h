@@ -9,6 +9,8 @@
  * the column's b accumulators.  A column that does not end exactly at
  * col_bits[c+1] is reported as corrupt.
  */
+#include <string.h>
+
 #include "real.h"
 
 /* Rows of a column that the eight-lane path (ham_oct8) decodes from one
@@ -499,12 +501,77 @@ static double ham_rows_per_lookup(const ham_ctx *k, int64_t m)
     return looks ? (double)rows / (double)looks : 0.0;
 }
 
+/* The decode tables of one code, built once per matrix by cnn_ham_tables_*
+ * (ham_tables) and passed to every product, which otherwise builds them on
+ * each call (on 192 x 1024 at density 0.01, a seventh of a product's time at
+ * b = 1): HAM_TAB_HEAD words of header (what the tables were built for),
+ * the run table (cnn_huff_init, 1 << CNN_TABLE_BITS entries), the split
+ * table's lengths (bytes) and values (REAL), as real.h's split_table. */
+enum {
+    HAM_TAB_HEAD = 8,
+    HAM_TAB_RUN = HAM_TAB_HEAD,
+    HAM_TAB_TL = HAM_TAB_RUN + (1 << CNN_TABLE_BITS),
+    HAM_TAB_TV = HAM_TAB_TL + (1 << CNN_TABLE_BITS) / 4,
+    HAM_TAB_WORDS = HAM_TAB_TV + (1 << CNN_TABLE_BITS) * (int)(sizeof(REAL) / 4)
+};
+#define HAM_TAB_MAGIC 0x48414d54u
+_Static_assert((int)HAM_TAB_WORDS == (sizeof(REAL) == 4 ? (int)CNN_HAM_TABLES_F32 : (int)CNN_HAM_TABLES_F64),
+               "the table sizes of compactnn.h");
+
+static void ham_tab_head(uint32_t *head, const cnn_huff *h, int maxlen, int64_t nsym, int64_t zero_sym)
+{
+    head[0] = HAM_TAB_MAGIC;
+    head[1] = (uint32_t)h->tb;
+    head[2] = (uint32_t)maxlen;
+    head[3] = (uint32_t)nsym;
+    head[4] = (uint32_t)((uint64_t)nsym >> 32);
+    head[5] = (uint32_t)(zero_sym + 1);
+    head[6] = (uint32_t)h->len0;
+    head[7] = (uint32_t)sizeof(REAL);
+}
+
+static int ham_tables(const uint32_t *len_count, int maxlen, const REAL *values, int64_t nsym,
+                      int64_t zero_sym, uint32_t *tab, int64_t ntab)
+{
+    if (tab == NULL || ntab != HAM_TAB_WORDS || zero_sym < -1) return CNN_ERR_ARG;
+    uint32_t scratch[1 << CNN_TABLE_BITS];
+    cnn_huff h;
+    int st = cnn_huff_init(&h, len_count, maxlen, nsym, zero_sym, tab + HAM_TAB_RUN, scratch);
+    if (st) return st;
+    if (nsym == 0) return CNN_ERR_CORRUPT;
+    split_table(&h, values, CNN_TABLE_BITS, (uint8_t *)(tab + HAM_TAB_TL), (REAL *)(tab + HAM_TAB_TV));
+    ham_tab_head(tab, &h, maxlen, nsym, zero_sym);
+    return CNN_OK;
+}
+
+/* Whether tab holds tables for the code h (set up by cnn_huff_code) whose
+ * entries the kernels can use without a check: lengths within the table,
+ * symbols within the codebook.  (Tables of another code with the same
+ * sizes decode to wrong sums or CNN_ERR_CORRUPT, never out of bounds.) */
+static int ham_tab_fits(const uint32_t *tab, int64_t ntab, const cnn_huff *h, int maxlen,
+                        int64_t nsym, int64_t zero_sym)
+{
+    uint32_t head[HAM_TAB_HEAD];
+    ham_tab_head(head, h, maxlen, nsym, zero_sym);
+    if (ntab != HAM_TAB_WORDS || memcmp(head, tab, sizeof head) != 0) return 0;
+    const uint32_t *run = tab + HAM_TAB_RUN;
+    const uint8_t *tl = (const uint8_t *)(tab + HAM_TAB_TL);
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < ((int64_t)1 << h->tb); i++) {
+        const uint32_t e = run[i];
+        bad |= e != 0 && (CNN_E_BITS(e) == 0 || CNN_E_BITS(e) > h->tb || (int64_t)CNN_E_SYM(e) >= nsym);
+    }
+    for (int64_t i = 0; i < ((int64_t)1 << CNN_TABLE_BITS); i++) bad |= tl[i] > CNN_TABLE_BITS;
+    return !bad;
+}
+
 static int ham_matmat(int64_t n, int64_t m,
                       const void *words, int64_t nwords, int wordbits,
                       const uint8_t *stream, int64_t nstream,
                       const int64_t *col_bits, int64_t ncol_bits,
                       const uint32_t *len_count, int maxlen,
                       const REAL *values, int64_t nsym, int64_t zero_sym,
+                      const uint32_t *tab, int64_t ntab,
                       const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (n < 0 || m < 0 || b < 0 || threads < 1) return CNN_ERR_ARG;
@@ -524,9 +591,17 @@ static int ham_matmat(int64_t n, int64_t m,
     if (m == 0 || b == 0) return CNN_OK;
     for (int64_t i = 0; i < m * b; i++) out[i] = 0;
     if (n == 0) return CNN_OK;
-    st = cnn_huff_init(&h, len_count, maxlen, nsym, zero_sym, table, scratch);
-    if (st) return st;
-    if (nsym == 0) return CNN_ERR_CORRUPT;
+    if (tab != NULL) {
+        st = cnn_huff_code(&h, len_count, maxlen, nsym, zero_sym);
+        if (st) return st;
+        if (nsym == 0) return CNN_ERR_CORRUPT;
+        if (!ham_tab_fits(tab, ntab, &h, maxlen, nsym, zero_sym)) return CNN_ERR_ARG;
+        h.table = tab + HAM_TAB_RUN;
+    } else {
+        st = cnn_huff_init(&h, len_count, maxlen, nsym, zero_sym, table, scratch);
+        if (st) return st;
+        if (nsym == 0) return CNN_ERR_CORRUPT;
+    }
     k.step = (h.len0 > 0 ? h.tb / h.len0 : 0) + 1;
     k.n = n;
     k.col_bits = col_bits;
@@ -543,9 +618,14 @@ static int ham_matmat(int64_t n, int64_t m,
     k.tv = NULL;
 #if defined(__GNUC__)
     if (k.lockstep && (h.len0 == 0 || ham_rows_per_lookup(&k, m) <= HAM_OCT_ROWS_PER_WINDOW)) {
-        split_table(&h, values, CNN_TABLE_BITS, tl, tv);
-        k.tl = tl;
-        k.tv = tv;
+        if (tab != NULL) {
+            k.tl = (const uint8_t *)(tab + HAM_TAB_TL);
+            k.tv = (const REAL *)(tab + HAM_TAB_TV);
+        } else {
+            split_table(&h, values, CNN_TABLE_BITS, tl, tv);
+            k.tl = tl;
+            k.tv = tv;
+        }
     }
 #endif
     k.n = n;

@@ -78,8 +78,8 @@ int cnn_bits_encode(const uint32_t *sym, int64_t count,
     return CNN_OK;
 }
 
-int cnn_huff_init(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t nsym,
-                  int64_t zero_sym, uint32_t *table, uint32_t *scratch)
+int cnn_huff_code(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t nsym,
+                  int64_t zero_sym)
 {
     memset(h, 0, sizeof(*h));
     if (maxlen < 0 || maxlen > CNN_MAX_CODE_LEN || nsym < 0) return CNN_ERR_CODE;
@@ -98,12 +98,29 @@ int cnn_huff_init(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t ns
         if (code + len_count[l] > ((uint64_t)1 << l)) return CNN_ERR_CODE; /* Kraft */
     }
     if ((int64_t)offset != nsym) return CNN_ERR_CODE;
+    if (nsym == 0) return CNN_OK;
+    const int tb = zero_sym >= 0 ? CNN_TABLE_BITS : (maxlen < CNN_TABLE_BITS ? maxlen : CNN_TABLE_BITS);
+    h->tb = tb;
+    if (zero_sym >= 0 && zero_sym <= CNN_MAX_TABLE_SYMBOL)
+        for (int l = 1; l <= maxlen && l <= tb; l++)
+            if ((uint64_t)zero_sym >= h->offset[l] && (uint64_t)zero_sym < h->offset[l] + h->count[l])
+                h->len0 = l;
+    return CNN_OK;
+}
+
+int cnn_huff_init(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t nsym,
+                  int64_t zero_sym, uint32_t *table, uint32_t *scratch)
+{
+    int st = cnn_huff_code(h, len_count, maxlen, nsym, zero_sym);
+    if (st) return st;
     h->table = table;
     if (nsym == 0) return CNN_OK;
-    if (table == NULL) return zero_sym < 0 ? CNN_OK : CNN_ERR_ARG;
-
-    int tb = zero_sym >= 0 ? CNN_TABLE_BITS : (maxlen < CNN_TABLE_BITS ? maxlen : CNN_TABLE_BITS);
-    h->tb = tb;
+    if (table == NULL) {
+        h->tb = 0, h->len0 = 0;
+        return zero_sym < 0 ? CNN_OK : CNN_ERR_ARG;
+    }
+    const int tb = h->tb;
+    h->len0 = 0; /* set again below, as the table is filled */
     int64_t size = (int64_t)1 << tb;
     uint32_t *base = zero_sym >= 0 ? scratch : table;
     memset(base, 0, (size_t)size * sizeof(uint32_t));

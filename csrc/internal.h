@@ -177,6 +177,13 @@ typedef struct {
 int cnn_huff_init(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t nsym,
                   int64_t zero_sym, uint32_t *table, uint32_t *scratch);
 
+/* The code part of cnn_huff_init alone: validate the code description and
+ * set everything but the table (h->table NULL; h->tb and h->len0 as
+ * cnn_huff_init with a table sets them), for kernels whose table was built
+ * before, by cnn_huff_init. */
+int cnn_huff_code(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t nsym,
+                  int64_t zero_sym);
+
 /* Decode one symbol bit by bit over the code lengths (long codes, rare symbols). */
 CNN_INLINE int cnn_huff_slow(const cnn_huff *h, const cnn_br *r, uint32_t *sym, int *len)
 {

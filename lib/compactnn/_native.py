@@ -190,7 +190,9 @@ class Product:
     ``product(xt, threads)`` returns ``(X @ W)^T`` (m x b) for ``xt = X^T``
     (n x b, C-contiguous, the matrix's dtype).  The bound arrays stay alive
     with the object; the kernel validates them again on every call, so an
-    array changed in place gives an error, never a read out of bounds.
+    array changed in place gives an error, never a read out of bounds.  (HAM's
+    code and codebook are copied when bound, with the decode tables built from
+    them once; a change to the matrix's own arrays leaves the product as bound.)
     """
 
     __slots__ = ("_fn", "_args", "_n", "_m", "_dtype", "_what", "_ctype")
@@ -290,11 +292,23 @@ def ham_product(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.n
     """
     m = col_bits.size - 1
     fn = _fn("cnn_ham_matmat", values.dtype)
+    # the code and codebook as bound, copied: the decode tables are built from
+    # them once, here, and stay theirs whatever happens to the matrix's arrays
+    # (a code the builder refuses is left to the product, which reports it)
+    len_count = np.array(len_count, dtype=np.uint32)
+    values = np.array(values)
+    f64 = values.dtype == np.float64
+    tab = np.empty(int(lib.CNN_HAM_TABLES_F64 if f64 else lib.CNN_HAM_TABLES_F32), np.uint32)
+    build = lib.cnn_ham_tables_f64 if f64 else lib.cnn_ham_tables_f32
+    if build(_ptr(len_count), max(len_count.size - 1, 0), _ptr(values), values.size,
+             int(zero_sym), _ptr(tab), tab.size) != lib.CNN_OK:
+        tab = None
     args = (n, m, _vptr(words), words.size, _words_bits(words),
             ffi.NULL if stream is None else _ptr(stream, np.uint8),
             0 if stream is None else stream.size,
             _ptr(col_bits, np.int64), col_bits.size, _ptr(len_count, np.uint32),
-            max(len_count.size - 1, 0), _ptr(values), values.size, int(zero_sym))
+            max(len_count.size - 1, 0), _ptr(values), values.size, int(zero_sym),
+            ffi.NULL if tab is None else _ptr(tab), 0 if tab is None else tab.size)
     return Product(fn, args, n, m, values.dtype, "HAM product")
 
 
