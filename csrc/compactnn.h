@@ -38,7 +38,10 @@ enum cnn_build {
     /* words of cnn_ham_tables_f32 and _f64: a header of 8, the run table,
      * the split table's lengths (bytes) and values */
     CNN_HAM_TABLES_F32 = 8 + 4096 + 4096 / 4 + 4096,
-    CNN_HAM_TABLES_F64 = 8 + 4096 + 4096 / 4 + 2 * 4096
+    CNN_HAM_TABLES_F64 = 8 + 4096 + 4096 / 4 + 2 * 4096,
+    /* words of cnn_sham_gap_tables: a header of 8, four tables of 4096
+     * 264 words apart */
+    CNN_SHAM_GAP_TABLES = 8 + 4 * 4096 + 3 * 264
 };
 
 /* Message for a status code (static storage, never NULL). */
@@ -243,8 +246,14 @@ int cnn_cser_matmat_f64(int64_t n, int64_t m, const double *values, int64_t nsym
  * offset, are reported as corrupt; group * n must be at most 2^31 (the
  * positions of a block fit 31 bits).  stream[nstream]: the words' bits as
  * bytes in stream order plus 8 zero bytes (nstream = 4 * ceil(bits / 32) + 8,
- * as for cnn_sham_matmat), which the product reads.  Cost O(q + m) decoded
- * codewords. */
+ * as for cnn_sham_matmat), which the product reads.  tab[ntab] (optional,
+ * NULL): the codes' decode tables as cnn_sham_gap_tables builds them
+ * (ntab = CNN_SHAM_GAP_TABLES) from the same codes, so that the product
+ * does not build them on every call; tables of other sizes or with entries
+ * out of range give CNN_ERR_ARG.  Cost O(q + m) decoded codewords. */
+int cnn_sham_gap_tables(const uint32_t *gap_len_count, int gap_maxlen, const uint32_t *gap_syms,
+                        int64_t ngap, int64_t lit, const uint32_t *len_count, int maxlen,
+                        int64_t nsym, uint32_t *tab, int64_t ntab);
 int cnn_sham_gap_matmat_f32(int64_t n, int64_t m, int64_t group,
                             const void *words, int64_t nwords, int wordbits,
                             const uint8_t *stream, int64_t nstream,
@@ -253,6 +262,7 @@ int cnn_sham_gap_matmat_f32(int64_t n, int64_t m, int64_t group,
                             const uint32_t *gap_syms, int64_t ngap, int64_t lit,
                             const uint32_t *len_count, int maxlen,
                             const float *values, int64_t nsym,
+                            const uint32_t *tab, int64_t ntab,
                             const float *xt, int64_t b, float *out, int threads, cnn_pool *pool);
 int cnn_sham_gap_matmat_f64(int64_t n, int64_t m, int64_t group,
                             const void *words, int64_t nwords, int wordbits,
@@ -262,6 +272,7 @@ int cnn_sham_gap_matmat_f64(int64_t n, int64_t m, int64_t group,
                             const uint32_t *gap_syms, int64_t ngap, int64_t lit,
                             const uint32_t *len_count, int maxlen,
                             const double *values, int64_t nsym,
+                            const uint32_t *tab, int64_t ntab,
                             const double *xt, int64_t b, double *out, int threads, cnn_pool *pool);
 /* Decode the same stream: the q nonzeros' column-major positions
  * pos_out[q] (col * n + row) and value canonical indices sym_out[q], in

@@ -90,14 +90,38 @@ int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
                   const uint32_t *len_count, int maxlen, int64_t nsym,
                   uint32_t *gtab, uint32_t *vtab, uint32_t *fast);
 
+/* The pair table of the product (pair: 1 << CNN_GAP_TB entries; see
+ * sham_gap_kernel.h for its layout and rule); returns whether it is taken. */
+int cnn_gap_pair_table(const cnn_gapc *g, uint32_t *pair);
+
+/* The tables of one code, built once by cnn_sham_gap_tables for the
+ * products (CNN_GAP_TABLES words): a header (what they were built for, and
+ * whether the pair table is taken), then the gap code's table, the value
+ * code's (1 << CNN_TABLE_BITS entries each), the fast gap table and the
+ * pair table (1 << CNN_GAP_TB each). */
+enum {
+    CNN_GAP_TAB_HEAD = 8,
+    CNN_GAP_TAB_PAIR_OK = 7,
+    CNN_GAP_TAB_PAD = 264, /* words between tables, so that they do not share cache sets */
+    CNN_GAP_TAB_GAP = CNN_GAP_TAB_HEAD,
+    CNN_GAP_TAB_VAL = CNN_GAP_TAB_GAP + (1 << CNN_TABLE_BITS) + CNN_GAP_TAB_PAD,
+    CNN_GAP_TAB_FAST = CNN_GAP_TAB_VAL + (1 << CNN_TABLE_BITS) + CNN_GAP_TAB_PAD,
+    CNN_GAP_TAB_PAIR = CNN_GAP_TAB_FAST + (1 << CNN_GAP_TB) + CNN_GAP_TAB_PAD,
+    CNN_GAP_TAB_WORDS = CNN_GAP_TAB_PAIR + (1 << CNN_GAP_TB)
+};
+_Static_assert((int)CNN_GAP_TAB_WORDS == (int)CNN_SHAM_GAP_TABLES, "the table size of compactnn.h");
+
 /* Checks shared by the decoder and the products: the sizes, the stream and
- * its block offsets, both codes; sets up the stream reader and the tables
- * (*fast is allocated here, 1 << CNN_GAP_TB entries: the caller frees it,
- * also after an error). */
+ * its block offsets, both codes; sets up the stream reader and the tables:
+ * those of tab[ntab] when given (cnn_sham_gap_tables; CNN_ERR_ARG when they
+ * do not fit the codes), else gtab, vtab and *fast (allocated here, 1 <<
+ * CNN_GAP_TB entries: the caller frees it, also after an error; NULL with
+ * tab). */
 int cnn_gap_setup(int64_t n, int64_t m, int64_t group, const void *words, int64_t nwords,
                   int wordbits, const int64_t *blk_bits, int64_t nblk_bits,
                   const uint32_t *gap_len_count, int gap_maxlen, const uint32_t *gap_syms,
                   int64_t ngap, int64_t lit, const uint32_t *len_count, int maxlen, int64_t nsym,
+                  const uint32_t *tab, int64_t ntab,
                   cnn_bits *bits, cnn_gapc *g, uint32_t *gtab, uint32_t *vtab, uint32_t **fast);
 
 /* The 64 bits from stream position p on, MSB-aligned (at least 33 of them

@@ -10,9 +10,10 @@ int cnn_sham_gap_matmat_f64(int64_t n, int64_t m, int64_t group,
                             const uint32_t *gap_syms, int64_t ngap, int64_t lit,
                             const uint32_t *len_count, int maxlen,
                             const double *values, int64_t nsym,
+                            const uint32_t *tab, int64_t ntab,
                             const double *xt, int64_t b, double *out, int threads, cnn_pool *pool)
 {
     return sham_gap_matmat(n, m, group, words, nwords, wordbits, stream, nstream, blk_bits, nblk_bits,
                            gap_len_count, gap_maxlen, gap_syms, ngap, lit, len_count, maxlen,
-                           values, nsym, xt, b, out, threads, pool);
+                           values, nsym, tab, ntab, xt, b, out, threads, pool);
 }

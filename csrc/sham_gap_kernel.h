@@ -68,43 +68,6 @@ typedef struct {
     int64_t maxbits;       /* the most bits one entry (nonzero or END) takes */
 } gap_ctx;
 
-/* The pair table, taken where it covers at least 15/16 of the windows that
- * the gap table decodes (stream bits are close to uniform, so that is the
- * share of nonzeros it serves): then its miss branch is predictable.
- * Measured against the gap and value tables alone (1 thread, paired
- * medians, b = 1 and 8): 0.76-0.93x the time on 512 x 4096 and 192 x 1024
- * with 2 or 3 values, and with 32 at density 0.1 (95 % covered); taken
- * regardless, 1.1x with 32 values at density 0.01 (61 %) and 1.55x with 256.
- * For every CNN_GAP_TB-bit window whose whole gap (codeword and extra bits)
- * and the value codeword after it both fit in the window, with a gap below
- * 2^20 and a value index below 256: bits 0-3 the bits they take, 4-11 the
- * value's canonical index and 12-31 the gap (16 KiB in all, beside the
- * buffers in the L1 cache); 0 for the other windows, which take the gap and
- * value tables.  Returns whether the table covers enough windows to be
- * taken. */
-_Static_assert(CNN_TABLE_BITS <= CNN_GAP_TB, "a value table index is a window's prefix");
-_Static_assert(CNN_GAP_TB < 16, "a pair entry's length has 4 bits");
-static int gap_pair_table(const cnn_gapc *g, uint32_t *pair)
-{
-    const uint64_t mask = ((uint64_t)1 << CNN_GAP_TB) - 1;
-    const cnn_huff *hv = &g->val;
-    int64_t covered = 0, decoded = 0;
-    for (uint64_t ix = 0; ix <= mask; ix++) {
-        const uint32_t e = g->fast[ix];
-        pair[ix] = 0;
-        /* (a gap whose extra bits are read after the index never fits) */
-        if (!e || CNN_GAP_E_EXTRA(e) != 0) continue;
-        decoded++;
-        if (hv->nsym == 0 || hv->tb <= 0 || CNN_GAP_E_BASE(e) >= (1u << 20)) continue;
-        const int lg = CNN_GAP_E_BITS(e), left = CNN_GAP_TB - lg;
-        const uint64_t rest = (ix << lg) & mask; /* the bits after the gap, zeros below */
-        const uint32_t ve = hv->table[rest >> (CNN_GAP_TB - hv->tb)];
-        if (!ve || CNN_E_BITS(ve) > left || CNN_E_SYM(ve) >= 256) continue;
-        pair[ix] = (uint32_t)(lg + CNN_E_BITS(ve)) | CNN_E_SYM(ve) << 4 | CNN_GAP_E_BASE(e) << 12;
-        covered++;
-    }
-    return 16 * covered >= 15 * decoded;
-}
 
 /* One entry of lane J from the top of its window W (the stream from bit p##J
  * on): its gap into gap[s] (GAP_END for END, whose end position goes to
@@ -381,6 +344,7 @@ static int sham_gap_matmat(int64_t n, int64_t m, int64_t group,
                            const uint32_t *gap_syms, int64_t ngap, int64_t lit,
                            const uint32_t *len_count, int maxlen,
                            const REAL *values, int64_t nsym,
+                           const uint32_t *tab, int64_t ntab,
                            const REAL *xt, int64_t b, REAL *out, int threads, cnn_pool *pool)
 {
     if (b < 0 || threads < 1 || stream == NULL) return CNN_ERR_ARG;
@@ -393,7 +357,7 @@ static int sham_gap_matmat(int64_t n, int64_t m, int64_t group,
     gap_ctx k;
     int st = cnn_gap_setup(n, m, group, words, nwords, wordbits, blk_bits, nblk_bits,
                            gap_len_count, gap_maxlen, gap_syms, ngap, lit,
-                           len_count, maxlen, nsym, &k.bits, &g, gtab, vtab, &fast);
+                           len_count, maxlen, nsym, tab, ntab, &k.bits, &g, gtab, vtab, &fast);
     /* the byte stream holds the words' bits plus 8 bytes of padding */
     if (st == CNN_OK && nstream != 4 * k.bits.nchunks + 8) st = CNN_ERR_ARG;
     if (st == CNN_OK && m > 0 && b > 0) {
@@ -422,14 +386,20 @@ static int sham_gap_matmat(int64_t n, int64_t m, int64_t group,
         }
         k.maxbits = gap_maxlen + extra + maxlen + 1;
         k.pair = NULL;
-        /* building the table costs about 9 us, what it saves on some 9000
-         * nonzeros: only for streams of at least 32 bits per window (on
-         * 192 x 1024 with 32 values, paired: 0.86x the time without it at
-         * density 0.1, 197 kbit; 1.27x at density 0.01, 20 kbit) */
+        /* the pair table, for streams of at least 32 bits per window: built
+         * here (without tab) it costs about 9 us, what it saves on some 9000
+         * nonzeros (on 192 x 1024 with 32 values, paired: 0.86x the time
+         * without it at density 0.1, 197 kbit; 1.27x at density 0.01, 20
+         * kbit), and taken from tab on shorter streams it still cost 1.10-1.14x
+         * at 0.01 */
         if (k.end >= (int64_t)32 << CNN_GAP_TB && nsym > 0) {
-            pair = malloc(sizeof(uint32_t) << CNN_GAP_TB);
-            if (!pair) st = CNN_ERR_NOMEM;
-            else if (gap_pair_table(&g, pair)) k.pair = pair;
+            if (tab != NULL) {
+                if (tab[CNN_GAP_TAB_PAIR_OK]) k.pair = tab + CNN_GAP_TAB_PAIR;
+            } else {
+                pair = malloc(sizeof(uint32_t) << CNN_GAP_TB);
+                if (!pair) st = CNN_ERR_NOMEM;
+                else if (cnn_gap_pair_table(&g, pair)) k.pair = pair;
+            }
         }
     }
     if (st == CNN_OK && m > 0 && b > 0) {

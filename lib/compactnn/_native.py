@@ -295,7 +295,7 @@ def ham_product(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.n
     # the code and codebook as bound, copied: the decode tables are built from
     # them once, here, and stay theirs whatever happens to the matrix's arrays
     # (a code the builder refuses is left to the product, which reports it)
-    len_count = np.array(len_count, dtype=np.uint32)
+    len_count = np.array(len_count)
     values = np.array(values)
     f64 = values.dtype == np.float64
     tab = np.empty(int(lib.CNN_HAM_TABLES_F64 if f64 else lib.CNN_HAM_TABLES_F32), np.uint32)
@@ -449,10 +449,19 @@ def sham_gap_product(n: int, m: int, group: int, words: np.ndarray, blk_bits: np
     fn = _fn("cnn_sham_gap_matmat", values.dtype)
     if stream is None:
         stream = byte_stream(words)
+    # the codes as bound, copied, and their decode tables built from them once,
+    # here (a code the builder refuses is left to the product, which reports it)
+    gap_len_count, gap_syms = np.array(gap_len_count), np.array(gap_syms)
+    len_count = np.array(len_count)
+    code = (*_gap_code_args(gap_len_count, gap_syms, lit), _ptr(len_count, np.uint32),
+            max(len_count.size - 1, 0))
+    tab = np.empty(int(lib.CNN_SHAM_GAP_TABLES), np.uint32)
+    if lib.cnn_sham_gap_tables(*code, values.size, _ptr(tab), tab.size) != lib.CNN_OK:
+        tab = None
     args = (n, m, int(group), _vptr(words), words.size, _words_bits(words),
             _ptr(stream, np.uint8), stream.size, _ptr(blk_bits, np.int64), blk_bits.size,
-            *_gap_code_args(gap_len_count, gap_syms, lit),
-            _ptr(len_count, np.uint32), max(len_count.size - 1, 0), _ptr(values), values.size)
+            *code, _ptr(values), values.size,
+            ffi.NULL if tab is None else _ptr(tab), 0 if tab is None else tab.size)
     return Product(fn, args, n, m, values.dtype, "sHAM-gap product")
 
 

@@ -423,3 +423,89 @@ def test_corrupt_stream_in_the_product_is_a_format_error():
         B.matmul(np.ones((1, 15), np.float32), threads=1)
     with pytest.raises(FormatError):
         B.to_dense()
+
+
+# ---- decode tables built once per matrix (cnn_sham_gap_tables) ----------------
+
+def _gap_tables(M):
+    from compactnn import _native
+    lib = _native.lib
+    tab = np.empty(int(lib.CNN_SHAM_GAP_TABLES), np.uint32)
+    st = lib.cnn_sham_gap_tables(*_native._gap_code_args(M._gap_len_count32, M._gap_syms32, M.lit),
+                                 _native._ptr(M._len_count32), M._len_count32.size - 1, M.k,
+                                 _native._ptr(tab), tab.size)
+    assert st == lib.CNN_OK
+    return tab
+
+
+def _gap_product(M, xt, tab, threads=1):
+    """The C product of M on xt with the tables tab (None: built by the call)."""
+    from compactnn import _native
+    ffi, lib = _native.ffi, _native.lib
+    n, m = M.shape
+    stream = _native.byte_stream(M.words)
+    out = np.empty((m, xt.shape[1]), M.dtype)
+    fn = lib.cnn_sham_gap_matmat_f64 if M.dtype == np.float64 else lib.cnn_sham_gap_matmat_f32
+    st = fn(n, m, M.group, _native._vptr(M.words), M.words.size, _native._words_bits(M.words),
+            _native._ptr(stream), stream.size, _native._ptr(M._blk_bits64), M._blk_bits64.size,
+            *_native._gap_code_args(M._gap_len_count32, M._gap_syms32, M.lit),
+            _native._ptr(M._len_count32), M._len_count32.size - 1, _native._ptr(M.values), M.k,
+            ffi.NULL if tab is None else _native._ptr(tab), 0 if tab is None else tab.size,
+            _native._ptr(xt), xt.shape[1], _native._ptr(out), threads, ffi.NULL)
+    return st, out
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("case", ["short stream", "pair table", "skewed", "all zero"])
+def test_built_tables_give_the_same_bits_as_tables_built_per_call(case):
+    W = {"short stream": lambda: _sparse(192, 300, 0.02, 32),
+         "pair table": lambda: _sparse(512, 600, 0.1, 3),
+         "skewed": lambda: _skewed_levels(400, 300, 0.05, 40),
+         "all zero": lambda: np.zeros((30, 20), np.float32)}[case]()
+    M = SHAMGap.from_dense(W)
+    tab = _gap_tables(M)
+    if case == "pair table":
+        assert tab[7] == 1  # the pair table is taken
+    rng = np.random.default_rng(4)
+    for b in (1, 3, 8):
+        xt = rng.standard_normal((W.shape[0], b)).astype(np.float32)
+        for threads in (1, 3):
+            st0, ref = _gap_product(M, xt, None, threads)
+            st1, out = _gap_product(M, xt, tab, threads)
+            assert st0 == st1 == 0 and out.tobytes() == ref.tobytes()
+
+
+@pytest.mark.kernel
+def test_tables_that_do_not_fit_the_codes_are_refused_not_read():
+    from compactnn import _native
+    lib = _native.lib
+    M = SHAMGap.from_dense(_sparse(512, 600, 0.1, 3))
+    xt = np.ones((512, 1), np.float32)
+    good = _gap_tables(M)
+    assert _gap_product(M, xt, good)[0] == lib.CNN_OK
+    head, pad = 8, 264
+    gap_t, val_t = head, head + 4096 + pad
+    fast_t = val_t + 4096 + pad
+    pair_t = fast_t + 4096 + pad
+    cases = {"short": good[:-1].copy()}
+    for name, at, word in [("gap symbol", gap_t, 1 | 1 << 10 | (M._gap_syms32.size << 11)),
+                           ("value length", val_t, 31 | 1 << 10),
+                           ("fast length", fast_t, 20),
+                           ("pair symbol", pair_t, 3 | M.k << 4),
+                           ("pair length", pair_t + 1, 15),
+                           ("header", 5, M.k + 1)]:
+        bad = good.copy()
+        bad[at] = word
+        cases[name] = bad
+    for name, tab in cases.items():
+        assert _gap_product(M, xt, tab)[0] == lib.CNN_ERR_ARG, (name, _gap_product(M, xt, tab)[0])
+
+
+def test_a_bound_product_keeps_the_codes_it_was_bound_to():
+    W = _sparse(60, 40, 0.2, 5)
+    M = SHAMGap.from_dense(W)
+    X = np.random.default_rng(1).standard_normal((2, 60)).astype(np.float32)
+    first = M.matmul(X, threads=1)
+    M._len_count32[:] = 0  # in place, behind the bound kernel's back
+    M._gap_syms32[:] = 0
+    assert M.matmul(X, threads=1).tobytes() == first.tobytes()
