@@ -190,9 +190,10 @@ class Product:
     ``product(xt, threads)`` returns ``(X @ W)^T`` (m x b) for ``xt = X^T``
     (n x b, C-contiguous, the matrix's dtype).  The bound arrays stay alive
     with the object; the kernel validates them again on every call, so an
-    array changed in place gives an error, never a read out of bounds.  (HAM's
-    code and codebook are copied when bound, with the decode tables built from
-    them once; a change to the matrix's own arrays leaves the product as bound.)
+    array changed in place gives an error, never a read out of bounds.  (The
+    codes of HAM and sHAM-gap, and HAM's codebook, are copied when bound, with
+    the decode tables built from them once; a change to the matrix's own
+    arrays leaves them as bound.)
     """
 
     __slots__ = ("_fn", "_args", "_n", "_m", "_dtype", "_what", "_ctype")
