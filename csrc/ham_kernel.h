@@ -554,15 +554,8 @@ static int ham_tab_fits(const uint32_t *tab, int64_t ntab, const cnn_huff *h, in
     uint32_t head[HAM_TAB_HEAD];
     ham_tab_head(head, h, maxlen, nsym, zero_sym);
     if (ntab != HAM_TAB_WORDS || memcmp(head, tab, sizeof head) != 0) return 0;
-    const uint32_t *run = tab + HAM_TAB_RUN;
     const uint8_t *tl = (const uint8_t *)(tab + HAM_TAB_TL);
-    /* branch-free, so that the loops vectorise: (x - 1) >= top is x == 0 or x > top */
-    const uint32_t tb = (uint32_t)h->tb, ns = (uint32_t)(nsym < 0x200000 ? nsym : 0x200000);
-    uint32_t bad = 0;
-    for (int64_t i = 0; i < ((int64_t)1 << h->tb); i++) {
-        const uint32_t e = run[i];
-        bad |= (e != 0) & ((((e & 31u) - 1u) >= tb) | ((e >> 11) >= ns));
-    }
+    uint32_t bad = !cnn_huff_table_fits(tab + HAM_TAB_RUN, h->tb, nsym);
     for (int64_t i = 0; i < ((int64_t)1 << CNN_TABLE_BITS); i++) bad |= tl[i] > CNN_TABLE_BITS;
     return !bad;
 }

@@ -184,6 +184,21 @@ int cnn_huff_init(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t ns
 int cnn_huff_code(cnn_huff *h, const uint32_t *len_count, int maxlen, int64_t nsym,
                   int64_t zero_sym);
 
+/* Whether every entry of a table t of 1 << tb entries (cnn_huff_init's
+ * layout, tables built before and passed in) takes 1 to tb bits and names a
+ * symbol below nsym, or is 0; branch-free, so that the loop vectorises
+ * ((x - 1) >= top is x == 0 or x > top). */
+CNN_INLINE int cnn_huff_table_fits(const uint32_t *t, int tb, int64_t nsym)
+{
+    const uint32_t top = (uint32_t)tb, ns = (uint32_t)(nsym < 0x200000 ? nsym : 0x200000);
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < ((int64_t)1 << tb); i++) {
+        const uint32_t e = t[i];
+        bad |= (e != 0) & ((((e & 31u) - 1u) >= top) | ((e >> 11) >= ns));
+    }
+    return !bad;
+}
+
 /* Decode one symbol bit by bit over the code lengths (long codes, rare symbols). */
 CNN_INLINE int cnn_huff_slow(const cnn_huff *h, const cnn_br *r, uint32_t *sym, int *len)
 {

@@ -6,20 +6,36 @@
 
 #include "sham_gap_code.h"
 
-int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
-                  const uint32_t *gap_syms, int64_t ngap, int64_t lit,
-                  const uint32_t *len_count, int maxlen, int64_t nsym,
-                  uint32_t *gtab, uint32_t *vtab, uint32_t *fast)
+/* The codes' part of cnn_gapc_init: validate both codes and the gap
+ * symbols, and fill the code tables gtab and vtab; with gtab and vtab NULL,
+ * set up the codes alone (cnn_huff_code), for tables built before. */
+static int gapc_codes(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
+                      const uint32_t *gap_syms, int64_t ngap, int64_t lit,
+                      const uint32_t *len_count, int maxlen, int64_t nsym, uint32_t *gtab,
+                      uint32_t *vtab)
 {
     if (lit < 0 || lit > ((int64_t)1 << 31)) return CNN_ERR_ARG;
-    int st = cnn_huff_init(&g->gap, gap_len_count, gap_maxlen, ngap, -1, gtab, NULL);
+    int st = gtab ? cnn_huff_init(&g->gap, gap_len_count, gap_maxlen, ngap, -1, gtab, NULL)
+                  : cnn_huff_code(&g->gap, gap_len_count, gap_maxlen, ngap, -1);
     if (st) return st;
-    st = cnn_huff_init(&g->val, len_count, maxlen, nsym, -1, vtab, NULL);
+    st = vtab ? cnn_huff_init(&g->val, len_count, maxlen, nsym, -1, vtab, NULL)
+              : cnn_huff_code(&g->val, len_count, maxlen, nsym, -1);
     if (st) return st;
     for (int64_t i = 0; i < ngap; i++)
         if ((int64_t)gap_syms[i] > lit + 1 + CNN_GAP_MAX_EXTRA) return CNN_ERR_CODE;
     g->gap_syms = gap_syms;
     g->lit = lit;
+    return CNN_OK;
+}
+
+int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
+                  const uint32_t *gap_syms, int64_t ngap, int64_t lit,
+                  const uint32_t *len_count, int maxlen, int64_t nsym,
+                  uint32_t *gtab, uint32_t *vtab, uint32_t *fast)
+{
+    const int st = gapc_codes(g, gap_len_count, gap_maxlen, gap_syms, ngap, lit, len_count, maxlen,
+                              nsym, gtab, vtab);
+    if (st) return st;
     g->fast = fast;
 
     /* Every gap whose codeword and extra bits fit in the index gets the
@@ -138,29 +154,14 @@ static int gap_tab_fits(const uint32_t *tab, int64_t ntab, const cnn_gapc *g, in
     gap_tab_head(head, gap_maxlen, ngap, lit, maxlen, nsym);
     if (ntab != CNN_GAP_TAB_WORDS || memcmp(head, tab, sizeof head) != 0 || tab[CNN_GAP_TAB_PAIR_OK] > 1)
         return 0;
-    int64_t extra = 0;
-    for (int64_t i = 0; i < ngap; i++) {
-        const int64_t j = (int64_t)gap_syms[i] - lit - 1;
-        extra = j > extra ? j : extra;
-    }
     /* branch-free, so that the loops vectorise: (x - 1) >= top is x == 0 or x > top */
-    const uint32_t gmax = (uint32_t)(gap_maxlen + extra), vmax = (uint32_t)maxlen;
-    const uint32_t gtb = (uint32_t)g->gap.tb, vtb = (uint32_t)g->val.tb;
-    const uint32_t ng = (uint32_t)(ngap < 0x200000 ? ngap : 0x200000);
-    const uint32_t nv = (uint32_t)(nsym < 0x200000 ? nsym : 0x200000);
-    const uint32_t nv8 = nv < 256 ? nv : 256;
+    const uint32_t gmax = (uint32_t)(gap_maxlen + cnn_gap_max_extra(gap_syms, ngap, lit));
+    const uint32_t vmax = (uint32_t)maxlen;
+    const uint32_t nv8 = nsym < 256 ? (uint32_t)nsym : 256;
     const uint32_t fmax = gmax < CNN_GAP_FAST_BITS ? gmax : CNN_GAP_FAST_BITS;
     const uint32_t pmax = gmax + vmax < CNN_GAP_TB ? gmax + vmax : CNN_GAP_TB;
-    uint32_t bad = 0;
-    const uint32_t *gt = tab + CNN_GAP_TAB_GAP, *vt = tab + CNN_GAP_TAB_VAL;
-    for (int64_t i = 0; i < ((int64_t)1 << g->gap.tb); i++) {
-        const uint32_t e = gt[i];
-        bad |= (e != 0) & ((((e & 31u) - 1u) >= gtb) | ((e >> 11) >= ng));
-    }
-    for (int64_t i = 0; i < ((int64_t)1 << g->val.tb); i++) {
-        const uint32_t e = vt[i];
-        bad |= (e != 0) & ((((e & 31u) - 1u) >= vtb) | ((e >> 11) >= nv));
-    }
+    uint32_t bad = !cnn_huff_table_fits(tab + CNN_GAP_TAB_GAP, g->gap.tb, ngap)
+                 | !cnn_huff_table_fits(tab + CNN_GAP_TAB_VAL, g->val.tb, nsym);
     const uint32_t *ft = tab + CNN_GAP_TAB_FAST, *pt = tab + CNN_GAP_TAB_PAIR;
     for (int64_t i = 0; i < ((int64_t)1 << CNN_GAP_TB); i++) {
         const uint32_t e = ft[i], p = pt[i];
@@ -190,17 +191,13 @@ int cnn_gap_setup(int64_t n, int64_t m, int64_t group,
     st = cnn_check_offsets(blk_bits, nblk_bits, 32 * bits->nchunks);
     if (st) return st;
     if (tab != NULL) {
-        if (lit < 0 || lit > ((int64_t)1 << 31)) return CNN_ERR_ARG;
-        if ((st = cnn_huff_code(&g->gap, gap_len_count, gap_maxlen, ngap, -1))) return st;
-        if ((st = cnn_huff_code(&g->val, len_count, maxlen, nsym, -1))) return st;
-        for (int64_t i = 0; i < ngap; i++)
-            if ((int64_t)gap_syms[i] > lit + 1 + CNN_GAP_MAX_EXTRA) return CNN_ERR_CODE;
+        st = gapc_codes(g, gap_len_count, gap_maxlen, gap_syms, ngap, lit, len_count, maxlen, nsym,
+                        NULL, NULL);
+        if (st) return st;
         if (!gap_tab_fits(tab, ntab, g, gap_maxlen, gap_syms, ngap, lit, maxlen, nsym))
             return CNN_ERR_ARG;
         g->gap.table = tab + CNN_GAP_TAB_GAP;
         g->val.table = tab + CNN_GAP_TAB_VAL;
-        g->gap_syms = gap_syms;
-        g->lit = lit;
         g->fast = tab + CNN_GAP_TAB_FAST;
         return CNN_OK;
     }

@@ -90,6 +90,18 @@ int cnn_gapc_init(cnn_gapc *g, const uint32_t *gap_len_count, int gap_maxlen,
                   const uint32_t *len_count, int maxlen, int64_t nsym,
                   uint32_t *gtab, uint32_t *vtab, uint32_t *fast);
 
+/* The most extra bits a gap symbol carries (0 with none): an entry of the
+ * stream takes at most gap_maxlen + this + the value code's maxlen bits. */
+CNN_INLINE int64_t cnn_gap_max_extra(const uint32_t *gap_syms, int64_t ngap, int64_t lit)
+{
+    int64_t extra = 0;
+    for (int64_t i = 0; i < ngap; i++) {
+        const int64_t j = (int64_t)gap_syms[i] - lit - 1;
+        extra = j > extra ? j : extra;
+    }
+    return extra;
+}
+
 /* The pair table of the product (pair: 1 << CNN_GAP_TB entries; see
  * sham_gap_kernel.h for its layout and rule); returns whether it is taken. */
 int cnn_gap_pair_table(const cnn_gapc *g, uint32_t *pair);

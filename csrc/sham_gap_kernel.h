@@ -379,12 +379,7 @@ static int sham_gap_matmat(int64_t n, int64_t m, int64_t group,
         k.vsh = 64 - (g.val.nsym > 0 ? g.val.tb : 1);
         /* the longest entry: a gap codeword with the most extra bits, then
          * the longest value codeword (cnn_gapc_init bounds the extra bits) */
-        int64_t extra = 0;
-        for (int64_t i = 0; i < ngap; i++) {
-            const int64_t j = (int64_t)gap_syms[i] - lit - 1;
-            extra = j > extra ? j : extra;
-        }
-        k.maxbits = gap_maxlen + extra + maxlen + 1;
+        k.maxbits = gap_maxlen + cnn_gap_max_extra(gap_syms, ngap, lit) + maxlen + 1;
         k.pair = NULL;
         /* the pair table, for streams of at least 32 bits per window: built
          * here (without tab) it costs about 9 us, what it saves on some 9000

@@ -207,11 +207,9 @@ class Product:
         # the checks of _check_xt and _ptr, written out: at batch 1 on a small
         # matrix the call's Python overhead is a good part of its time
         if type(xt) is not np.ndarray or xt.ndim != 2 or xt.shape[0] != self._n \
-                or not xt.flags.c_contiguous:
-            _check_xt(xt, self._n, self._dtype)
+                or xt.dtype != self._dtype or not xt.flags.c_contiguous:
+            _check_xt(xt, self._n, self._dtype)  # raise what is wrong
             _ptr(xt)
-        if xt.dtype != self._dtype:
-            raise TypeError(f"xt must be {self._dtype}, got {xt.dtype}")
         out = np.empty((self._m, xt.shape[1]), dtype=self._dtype)
         st = self._fn(*self._args, ffi.from_buffer(self._ctype, xt), xt.shape[1],
                       ffi.from_buffer(self._ctype, out), _threads(threads), _pool())

@@ -271,24 +271,23 @@ class MatrixFormat(abc.ABC):
         defaults to :func:`default_threads`.
         """
         threads = default_threads() if threads is None else _native._threads(threads)
-        if type(X) is np.ndarray and X.ndim == 2 and X.dtype == self.dtype \
-                and X.shape[1] == self.shape[0] and X.flags.c_contiguous:
-            # the common call (a batch in the matrix's dtype), without the copies below
-            if X.shape[0] == 0 or self.shape[1] == 0:
-                return np.zeros((X.shape[0], self.shape[1]), dtype=self.dtype)
-            return self._matmat(X, threads)
-        if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
-            raise TypeError("X must be a dense array")
-        X = np.asarray(X)
-        if X.dtype.kind != "f":
-            raise TypeError(f"X must be a float array, got {X.dtype}")
-        if X.ndim not in (1, 2):
-            raise ValueError(f"X must be 1-D (n,) or 2-D (b, n), got ndim={X.ndim}")
         n, m = self.shape
-        if X.shape[-1] != n:
-            raise ValueError(f"shape mismatch in X @ W: X has {X.shape[-1]} columns, W has {n} rows "
-                             f"(W is {n}x{m})")
-        X2 = np.ascontiguousarray(X.reshape(X.shape[0] if X.ndim == 2 else 1, n), dtype=self.dtype)
+        if type(X) is np.ndarray and X.ndim == 2 and X.dtype == self.dtype \
+                and X.shape[1] == n and X.flags.c_contiguous:
+            X2 = X  # the common call (a batch in the matrix's dtype): nothing to check or copy
+        else:
+            if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
+                raise TypeError("X must be a dense array")
+            X = np.asarray(X)
+            if X.dtype.kind != "f":
+                raise TypeError(f"X must be a float array, got {X.dtype}")
+            if X.ndim not in (1, 2):
+                raise ValueError(f"X must be 1-D (n,) or 2-D (b, n), got ndim={X.ndim}")
+            if X.shape[-1] != n:
+                raise ValueError(f"shape mismatch in X @ W: X has {X.shape[-1]} columns, W has {n} "
+                                 f"rows (W is {n}x{m})")
+            X2 = np.ascontiguousarray(X.reshape(X.shape[0] if X.ndim == 2 else 1, n),
+                                      dtype=self.dtype)
         if X2.shape[0] == 0 or m == 0:
             out = np.zeros((X2.shape[0], m), dtype=self.dtype)
         else:
