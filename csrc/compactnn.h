@@ -159,7 +159,12 @@ int cnn_ham_matmat_f64(int64_t n, int64_t m,
  * byte-swapped), which the batch-8 path reads with unaligned 64-bit loads;
  * ri[q]: row index of each nonzero, unsigned of ri_bytes = 1, 2 or 4 bytes;
  * cb[m+1]: column pointers into ri (cb[0] = 0, cb[m] = q);
- * col_bits[m+1]: bit offset of each column's codewords.  Cost O(q). */
+ * col_bits[m+1]: bit offset of each column's codewords.
+ * verified: 0, or nonzero when the caller has checked that every column's
+ * codewords start at col_bits (a product with verified = 0 on the same
+ * arrays succeeded): the fast path then checks only the offsets where its
+ * lanes start and end, and offsets that lie give a wrong product, never an
+ * access out of bounds.  Cost O(q). */
 int cnn_sham_matmat_f32(int64_t n, int64_t m,
                         const void *words, int64_t nwords, int wordbits,
                         const uint8_t *stream, int64_t nstream,
@@ -167,7 +172,7 @@ int cnn_sham_matmat_f32(int64_t n, int64_t m,
                         const uint32_t *len_count, int maxlen,
                         const float *values, int64_t nsym,
                         const void *ri, int ri_bytes, int64_t q,
-                        const int64_t *cb, int64_t ncb,
+                        const int64_t *cb, int64_t ncb, int verified,
                         const float *xt, int64_t b, float *out, int threads, cnn_pool *pool);
 int cnn_sham_matmat_f64(int64_t n, int64_t m,
                         const void *words, int64_t nwords, int wordbits,
@@ -176,7 +181,7 @@ int cnn_sham_matmat_f64(int64_t n, int64_t m,
                         const uint32_t *len_count, int maxlen,
                         const double *values, int64_t nsym,
                         const void *ri, int ri_bytes, int64_t q,
-                        const int64_t *cb, int64_t ncb,
+                        const int64_t *cb, int64_t ncb, int verified,
                         const double *xt, int64_t b, double *out, int threads, cnn_pool *pool);
 
 /* IM: codebook values[nsym] plus one `width`-bit index per entry (0 <= width

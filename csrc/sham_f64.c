@@ -9,10 +9,10 @@ int cnn_sham_matmat_f64(int64_t n, int64_t m,
                         const uint32_t *len_count, int maxlen,
                         const double *values, int64_t nsym,
                         const void *ri, int ri_bytes, int64_t q,
-                        const int64_t *cb, int64_t ncb,
+                        const int64_t *cb, int64_t ncb, int verified,
                         const double *xt, int64_t b, double *out, int threads, cnn_pool *pool)
 {
     return sham_matmat(n, m, words, nwords, wordbits, stream, nstream, col_bits, ncol_bits,
-                       len_count, maxlen, values, nsym, ri, ri_bytes, q, cb, ncb, xt, b, out,
+                       len_count, maxlen, values, nsym, ri, ri_bytes, q, cb, ncb, verified, xt, b, out,
                        threads, pool);
 }

@@ -333,11 +333,15 @@ def byte_stream(words: np.ndarray) -> np.ndarray:
 
 def sham_product(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
                  values: np.ndarray, ri: np.ndarray, cb: np.ndarray,
-                 stream: np.ndarray | None = None) -> Product:
+                 stream: np.ndarray | None = None, verified: bool = False) -> Product:
     """The sHAM product kernel of one matrix (see :class:`Product`).
 
     ``stream`` (optional) is :func:`byte_stream` of ``words``; the kernel then
-    takes its fast path for batches of 8.
+    takes its fast path for batches of 8.  ``verified``: the caller has checked
+    that every column's codewords start at its offset in ``col_bits`` (a
+    product without it on the same arrays succeeded), so that the fast path
+    checks only where its lanes start and end; with offsets that lie, the
+    product is then wrong, never out of bounds.
     """
     m = cb.size - 1
     if col_bits.size != cb.size:
@@ -350,15 +354,15 @@ def sham_product(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.
             0 if stream is None else stream.size,
             _ptr(col_bits, np.int64), col_bits.size, _ptr(len_count, np.uint32),
             max(len_count.size - 1, 0), _ptr(values), values.size,
-            _vptr(ri), ri.itemsize, ri.size, _ptr(cb, np.int64), cb.size)
+            _vptr(ri), ri.itemsize, ri.size, _ptr(cb, np.int64), cb.size, int(verified))
     return Product(fn, args, n, m, values.dtype, "sHAM product")
 
 
 def sham_matmat(n: int, words: np.ndarray, col_bits: np.ndarray, len_count: np.ndarray,
                 values: np.ndarray, ri: np.ndarray, cb: np.ndarray, xt: np.ndarray,
-                threads: int, stream: np.ndarray | None = None) -> np.ndarray:
+                threads: int, stream: np.ndarray | None = None, verified: bool = False) -> np.ndarray:
     """``(X @ W)^T`` for an sHAM matrix; ``xt`` is ``X^T`` (n x b), the result m x b."""
-    return sham_product(n, words, col_bits, len_count, values, ri, cb, stream)(xt, threads)
+    return sham_product(n, words, col_bits, len_count, values, ri, cb, stream, verified)(xt, threads)
 
 
 def im_product(n: int, m: int, words: np.ndarray, width: int, values: np.ndarray,

@@ -192,6 +192,10 @@ def test_both_paths_match_the_python_decoder_bit_for_bit(case, dtype, wordbits):
             fast, slow = both_paths(S, xt, threads)
             np.testing.assert_array_equal(fast, ref)
             np.testing.assert_array_equal(slow, ref)
+            verified = _native.sham_matmat(S.shape[0], S.words, S._col_bits64, S.len_count,
+                                           S.values, S.ri, S._cb64, xt, threads,
+                                           stream=S._stream, verified=True)
+            np.testing.assert_array_equal(verified, ref)
 
 
 def test_four_byte_row_indices():
@@ -235,3 +239,34 @@ def test_a_truncated_stream_or_a_moved_end_offset_is_corrupt(b):
     T2 = SHAM(S2.shape, S2.dtype, S2.values, S2.len_count, S2.words, cbits, S2.ri, S2.cb, S2._meta)
     with pytest.raises(FormatError):
         T2.matmul(xt.T.copy(), threads=1)
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_the_bound_product_checks_every_column_offset_before_trusting_them(multi):
+    # an interior column's offset one bit off, far from where the four lanes
+    # start: the kernel told the offsets are verified cannot see it, so the
+    # matrix checks them all when it binds its product
+    W = matrix(6, 400, 60, 0.1, levels=3 if multi else 200)
+    S = get_format("sham").from_dense(W)
+    assert uses_multi_table(S) == multi
+    cbits = S.col_bits.copy()
+    cbits[7] += 1
+    T = SHAM(S.shape, S.dtype, S.values, S.len_count, S.words, cbits, S.ri, S.cb, S._meta)
+    xt = np.random.default_rng(7).standard_normal((400, 1)).astype(np.float32)
+    args = (400, T.words, T._col_bits64, T.len_count, T.values, T.ri, T._cb64, xt, 1)
+    trusted = _native.sham_matmat(*args, stream=T._stream, verified=True)
+    np.testing.assert_array_equal(trusted, reference_product(S, xt))
+    with pytest.raises(FormatError):
+        _native.sham_matmat(*args, stream=T._stream)
+    for threads in (1, 2):
+        with pytest.raises(FormatError):
+            T.matmul(xt.T.copy(), threads=threads)
+
+
+def test_the_bound_product_keeps_its_own_copy_of_the_code():
+    W = matrix(8, 300, 40, 0.2)
+    S = get_format("sham").from_dense(W)
+    X = np.random.default_rng(9).standard_normal((8, 300)).astype(np.float32)
+    before = S.matmul(X, threads=1)
+    S.len_count[:] = S.len_count[::-1]  # another code, after the product was bound
+    np.testing.assert_array_equal(S.matmul(X, threads=1), before)
