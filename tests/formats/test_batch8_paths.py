@@ -305,3 +305,44 @@ def test_a_byte_stream_of_the_wrong_length_is_refused(fmt):
             kernel = _native.im_product(*args, stream=stream)
         with pytest.raises(ValueError, match="invalid argument or array length"):
             kernel(xt, 1)
+
+
+def _im_reference_b1(W, x):
+    """x @ W in W's dtype in the IM kernels' order at b = 1: float32 values
+    with indices of at most 3 bits sum row r into partial sum r % 8, then
+    ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)); otherwise in row order."""
+    from compactnn.formats.im import IM
+
+    M = get_format("im").from_dense(W)
+    lanes = W.dtype == np.float32 and M.width <= 3
+    out = np.zeros(W.shape[1], dtype=W.dtype)
+    for c in range(W.shape[1]):
+        s = np.zeros(8 if lanes else 1, dtype=W.dtype)
+        for r in range(W.shape[0]):
+            if W[r, c] != 0:
+                s[r % 8 if lanes else 0] += W[r, c] * x[r]
+        out[c] = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7])) if lanes else s[0]
+    assert isinstance(M, IM)
+    return M, out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("levels", [1, 3, 7, 20])
+def test_im_batch1_sums_in_the_documented_order_on_every_path(dtype, levels):
+    # 1, 3 and 7 values (+ zero): 1-, 2- and 3-bit indices (float32: the
+    # eight-row vector path); 20 values: 5 bits (the eight-column rows); 203
+    # rows: a tail of 3 rows after the vector steps
+    from compactnn import _native
+
+    W = _matrix(40, n=203, m=19, density=0.6, levels=levels).astype(dtype)
+    x = np.random.default_rng(41).standard_normal(203).astype(dtype)
+    M, ref = _im_reference_b1(W, x)
+    assert M.width == {1: 1, 3: 2, 7: 3, 20: 5}[levels]
+    for threads in (1, 2, 5):
+        np.testing.assert_array_equal(M.matmul(x[None], threads=threads)[0], ref)
+    checked = _native.im_matmat(203, 19, M.words, M.width, M.values, M._zero_sym,
+                                np.ascontiguousarray(x[:, None]), 1)  # no byte stream
+    np.testing.assert_array_equal(checked[:, 0], ref)
+    in_order = (x[:, None] * W).cumsum(axis=0, dtype=dtype)[-1]
+    if dtype == np.float32 and levels <= 7:
+        assert not np.array_equal(in_order, ref)  # the two orders differ here
