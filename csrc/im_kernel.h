@@ -82,7 +82,10 @@ typedef REAL ivec8 __attribute__((vector_size(8 * sizeof(REAL))));
  * Cost: n / 8 vector steps, n % 8 scalar ones.  Against the eight-column rows
  * of im_oct at b = 1 (1 thread, paired medians): 0.40-0.46x the time on
  * 512 x 4096 and 4096 x 4096 (2 values, uniform; 3 values, skewed), 0.54-0.61x
- * on 192 x 1024. */
+ * on 192 x 1024.  Measured and not kept: widths 4-6 through 2-8 such
+ * registers, one permute each and a blend per further index bit (0.97x the
+ * time of im_oct at 5 bits, 1.6-1.9x at 6), and the values of any width
+ * gathered from the codebook (vgatherdps: 1.4x at 1-6 bits). */
 typedef uint32_t im_u32x8 __attribute__((vector_size(32)));
 
 CNN_INLINE int im_col8(const im_ctx *k, int64_t c)
