@@ -181,8 +181,11 @@ CNN_INLINE int sham_decode4_keep(const sham_ctx *k, int64_t *pp, int64_t R, REAL
 }
 
 /* The positions are stored only where the sums check the column offsets
- * (keep: k->verified is 0); without the stores the decoder takes 0.84-0.94x
- * the time at b = 1 (512 x 4096 and 4096 x 4096, uniform, 1 thread). */
+ * (keep: k->verified is 0), here and in the multi-symbol decoders; without
+ * them the product takes 0.83-0.89x the time at b = 1 and 0.88-0.93x at b = 8
+ * on the split table (512 x 4096 and 4096 x 4096, uniform, 32 and 256
+ * values) and 0.85-0.90x at b = 1, 0.85-0.99x at b = 8 on the multi-symbol
+ * table (skewed, 3 values; uniform, 2 values), 1 thread, paired medians. */
 __attribute__((noinline)) static int sham_decode4_one(const sham_ctx *k, int64_t *pp, int64_t R,
                                                       REAL *restrict val, uint32_t *restrict pos)
 {
@@ -265,11 +268,13 @@ static void sham_multi_table(int tm, const uint8_t *tl, const REAL *tv, sham_mul
         const uint64_t ix_ = (W) >> sh;                                            \
         const int64_t l_ = tab->len[ix_];                                          \
         if (CNN_LIKELY(l_)) {                                                      \
-            sham_u32x4 c_;                                                         \
             __builtin_memcpy(val + s_, tab->v[ix_], sizeof tab->v[ix_]);           \
-            __builtin_memcpy(&c_, tab->cum[ix_], sizeof c_);                       \
-            c_ += (uint32_t)p##J;                                                  \
-            __builtin_memcpy(pos + s_, &c_, sizeof c_);                            \
+            if (keep) {                                                            \
+                sham_u32x4 c_;                                                     \
+                __builtin_memcpy(&c_, tab->cum[ix_], sizeof c_);                   \
+                c_ += (uint32_t)p##J;                                              \
+                __builtin_memcpy(pos + s_, &c_, sizeof c_);                        \
+            }                                                                      \
             i##J += tab->n[ix_];                                                   \
             (W) <<= l_;                                                            \
             p##J += l_;                                                            \
@@ -281,7 +286,7 @@ static void sham_multi_table(int tm, const uint8_t *tl, const REAL *tv, sham_mul
                 d_.sym = 0;                                                        \
             }                                                                      \
             val[s_] = V[d_.sym];                                                   \
-            pos[s_] = (uint32_t)p##J;                                              \
+            if (keep) pos[s_] = (uint32_t)p##J;                                    \
             p##J += d_.len;                                                        \
             i##J += 1;                                                             \
             (W) = cnn_peek_be(S, p##J);                                            \
@@ -295,9 +300,8 @@ static void sham_multi_table(int tm, const uint8_t *tl, const REAL *tv, sham_mul
  * Four lookups of a lane come from one 64-bit window (57 stream bits; a
  * lookup takes at most tm <= 12).  bad[j]: the first slot of lane j whose
  * bits were no codeword (SHAM_SLOTS if none). */
-__attribute__((noinline)) static int sham_decode4_multi(const sham_ctx *k, int64_t *pp, int64_t K,
-                                                        REAL *restrict val, uint32_t *restrict pos,
-                                                        int64_t *cnt, int64_t *bad)
+CNN_INLINE int sham_decode4_mkeep(const sham_ctx *k, int64_t *pp, int64_t K, REAL *restrict val,
+                                  uint32_t *restrict pos, int64_t *cnt, int64_t *bad, const int keep)
 {
     const uint8_t *S = k->stream;
     const sham_multi *tab = k->tab;
@@ -328,6 +332,14 @@ __attribute__((noinline)) static int sham_decode4_multi(const sham_ctx *k, int64
     return CNN_OK;
 }
 
+__attribute__((noinline)) static int sham_decode4_multi(const sham_ctx *k, int64_t *pp, int64_t K,
+                                                        REAL *restrict val, uint32_t *restrict pos,
+                                                        int64_t *cnt, int64_t *bad)
+{
+    return k->verified ? sham_decode4_mkeep(k, pp, K, val, pos, cnt, bad, 0)
+                       : sham_decode4_mkeep(k, pp, K, val, pos, cnt, bad, 1);
+}
+
 /* One lane alone until it holds at least R codewords (R <= SHAM_SLOTS -
  * SHAM_MULTI), each peek checked against k->lim; *cnt: the slots filled. */
 static int sham_decode1_multi(const sham_ctx *k, int64_t *pp, int64_t R, REAL *restrict val,
@@ -337,7 +349,7 @@ static int sham_decode1_multi(const sham_ctx *k, int64_t *pp, int64_t R, REAL *r
     const sham_multi *tab = k->tab;
     const REAL *V = k->values;
     const cnn_huff *h = k->h;
-    const int sh = k->sh;
+    const int sh = k->sh, keep = !k->verified;
     int64_t p0 = *pp, i0 = 0;
     bad[0] = SHAM_SLOTS;
     while (i0 < R) {
@@ -500,6 +512,22 @@ CNN_INLINE int64_t sham_sum(const sham_ctx *k, int64_t *cp, REAL *restrict odd, 
                   : sham_sum_two(k, cp, odd, q, R, base, v, ps, B, RB, 0);
 }
 
+/* Where codeword U of a lane's round starts (the round from bit base on):
+ * from its stored position, or, when the offsets were verified and the
+ * multi-symbol decoders stored none, by stepping over the U codewords again
+ * (only where a lane decoded past its last codeword: once per lane). */
+static int64_t sham_pos(const sham_ctx *k, int64_t base, int64_t U, const uint32_t *pos)
+{
+    if (!k->verified) return base + (uint32_t)(pos[U] - (uint32_t)base);
+    int64_t p = base;
+    for (int64_t i = 0; i < U; i++) {
+        const uint64_t w = cnn_peek_be(k->stream, p);
+        const int64_t l = k->tl[w >> k->sh];
+        p += l ? l : cnn_huff_slow_dec(k->h, w).len; /* a codeword: its slot was used */
+    }
+    return p;
+}
+
 /* Columns [c0, c1) on the fast path (see the top of this file); odd: B
  * entries per lane (see sham_sum). */
 CNN_INLINE int sham_fast(const sham_ctx *k, int64_t c0, int64_t c1, REAL *odd, const int64_t B,
@@ -540,7 +568,7 @@ CNN_INLINE int sham_fast(const sham_ctx *k, int64_t c0, int64_t c1, REAL *odd, c
             bad |= sham_sum(k, &L[j].c, odd + j * B, L[j].q, U, base[j], val + j * SHAM_SLOTS,
                             pos + j * SHAM_SLOTS, B, RB);
             L[j].q += U;
-            L[j].p = U < cnt[j] ? base[j] + (uint32_t)(pos[j * SHAM_SLOTS + U] - (uint32_t)base[j]) : p[j];
+            L[j].p = U == cnt[j] ? p[j] : sham_pos(k, base[j], U, pos + j * SHAM_SLOTS);
         }
     }
     /* then each lane alone to its end; its empty last columns (cb = qz) and
@@ -556,7 +584,7 @@ CNN_INLINE int sham_fast(const sham_ctx *k, int64_t c0, int64_t c1, REAL *odd, c
             if (badslot[0] < U) return CNN_ERR_CORRUPT;
             bad |= sham_sum(k, &l->c, odd + j * B, l->q, U, base, val, pos, B, RB);
             l->q += U;
-            if (U < n1) l->p = base + (uint32_t)(pos[U] - (uint32_t)base);
+            if (U < n1) l->p = sham_pos(k, base, U, pos);
         }
         for (int64_t c = l->c; c <= l->cz; c++) {
             bad |= cbits[c] != l->p;
