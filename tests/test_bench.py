@@ -89,6 +89,8 @@ def test_without_paired_ratios_the_medians_are_used(df):
 
 
 def test_ham_ns_per_entry_must_not_grow_as_density_falls(df):
+    # without paired ratios: the HAM medians
+    df = df.drop(columns=[c for c in df if c.startswith("pair_")])
     ham = (df["format"] == "ham") & (df["batch"] == 1) & (df["threads"] == 1)
     uni = ham & (df["matrix"] == "uniform")
     df.loc[uni & (df["density"] == 1.0), "time_s"] = 2e-6
@@ -97,7 +99,22 @@ def test_ham_ns_per_entry_must_not_grow_as_density_falls(df):
     df.loc[uni & (df["density"] == 0.1), "time_s"] = 3e-6
     r = _target(bench.evaluate_targets(df), "ham_ns")
     assert r["met"] is False and r["value"] == "max growth 1.50x"
-    assert "64x96 s=0.1 k=4" in r["detail"]
+    assert "64x96 s=0.1 k=4" in r["detail"] and "from the medians" in r["detail"]
+
+
+def test_ham_ns_per_entry_from_paired_ratios_ignores_the_drift_of_the_medians(df):
+    # the machine twice as slow while the sparser matrix was timed: its median
+    # grows, its paired ratio to NumPy dense (sampled in the same phase) does not
+    ham = (df["format"] == "ham") & (df["batch"] == 1) & (df["threads"] == 1)
+    uni = ham & (df["matrix"] == "uniform")
+    dense1, dense01 = uni & (df["density"] == 1.0), uni & (df["density"] == 0.1)
+    df.loc[dense1, ["time_s", "t_numpy_1", "pair_ratio_numpy_1"]] = [2e-6, 1e-6, 2.0]
+    df.loc[dense01, ["time_s", "t_numpy_1", "pair_ratio_numpy_1"]] = [3e-6, 2e-6, 1.5]
+    r = _target(bench.evaluate_targets(df), "ham_ns")
+    assert r["met"] is True and r["value"].endswith("(paired)") and "paired ratio" in r["detail"]
+    df.loc[dense01, "pair_ratio_numpy_1"] = 2.5  # dearer per entry than at density 1
+    r = _target(bench.evaluate_targets(df), "ham_ns")
+    assert r["met"] is False and r["value"] == "max growth 1.25x (paired)"
 
 
 def test_batch_1_ham_targets_split_by_size(df):
