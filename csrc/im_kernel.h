@@ -85,7 +85,11 @@ typedef REAL ivec8 __attribute__((vector_size(8 * sizeof(REAL))));
  * on 192 x 1024.  Measured and not kept: widths 4-6 through 2-8 such
  * registers, one permute each and a blend per further index bit (0.97x the
  * time of im_oct at 5 bits, 1.6-1.9x at 6), and the values of any width
- * gathered from the codebook (vgatherdps: 1.4x at 1-6 bits). */
+ * gathered from the codebook (vgatherdps: 1.4x at 1-6 bits); nor, for the
+ * wider indices on the eight-column rows, a table of every row's products
+ * with the codebook built per call, so that an entry costs a lookup and an
+ * add (1.0x at 5-6 bits, 1.3-1.6x at 8-9 bits, where the table outgrows the
+ * L1 cache). */
 typedef uint32_t im_u32x8 __attribute__((vector_size(32)));
 
 CNN_INLINE int im_col8(const im_ctx *k, int64_t c)
