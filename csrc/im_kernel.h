@@ -45,7 +45,7 @@ CNN_INLINE int im_column(const im_ctx *k, int64_t c, const int64_t B)
     const int w = k->width, lanes = im_lanes(k, B);
     const REAL *restrict xt = k->xt;
     REAL *restrict acc = k->out + c * B;
-    REAL acc1 = 0, lane[8] = {0};
+    REAL lane[8] = {0}; /* at b = 1: the partial sums (lane[0] alone without lanes) */
     for (int64_t t = 0; t < B; t++) acc[t] = 0;
     cnn_br r = k->proto;
     if (w > 0) cnn_br_seek(&r, c * n * w);
@@ -61,11 +61,10 @@ CNN_INLINE int im_column(const im_ctx *k, int64_t c, const int64_t B)
         if ((int64_t)idx == z) continue;
         const REAL v = k->values[idx];
         const REAL *restrict x = xt + row * B;
-        if (B == 1 && lanes) lane[row & 7] += v * x[0];
-        else if (B == 1) acc1 += v * x[0];
+        if (B == 1) lane[lanes ? row & 7 : 0] += v * x[0];
         else for (int64_t t = 0; t < B; t++) acc[t] += v * x[t];
     }
-    if (B == 1) acc[0] = lanes ? im_lanes_sum(lane) : acc1;
+    if (B == 1) acc[0] = lanes ? im_lanes_sum(lane) : lane[0];
     return CNN_OK;
 }
 

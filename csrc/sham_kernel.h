@@ -419,11 +419,9 @@ CNN_INLINE int64_t sham_sum_two(const sham_ctx *k, int64_t *cp, REAL *restrict o
         int64_t j = s;
         if (s < q) {
             j = q;
-        } else {
-            if (!k->verified) {
-                const uint32_t off = ps[s - q] - (uint32_t)base; /* exact: R codewords span < 2^32 bits */
-                bad |= cbits[c] - base != (int64_t)off;
-            }
+        } else if (!k->verified) {
+            const uint32_t off = ps[s - q] - (uint32_t)base; /* exact: R codewords span < 2^32 bits */
+            bad |= cbits[c] - base != (int64_t)off;
         }
         REAL *restrict o = k->out + c * B;
         /* with two sums, a0 takes the offsets of j's parity and a1 the
