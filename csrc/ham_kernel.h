@@ -14,11 +14,11 @@
 #include "real.h"
 
 /* Rows of a column that the eight-lane path (ham_oct8) decodes from one
- * 64-bit window (four codewords of at most CNN_TABLE_BITS bits).  The run
- * path (ham_quad8) decodes one run-table entry per window; per window both
- * cost one peek, table loads and a multiply-add, so the run path is taken
- * when an entry covers more rows than this on average, counted on the
- * matrix at each call (ham_rows_per_lookup). */
+ * 64-bit window (four codewords of at most CNN_TABLE_BITS bits).  The skip
+ * path (ham_skip8) decodes one run of zero codewords and one more codeword
+ * per window; per window both cost one peek, table loads and a multiply-add,
+ * so the skip path is taken when its step covers more rows than this on
+ * average, counted on the matrix at each call (ham_rows_per_step). */
 enum { HAM_OCT_ROWS_PER_WINDOW = 4 };
 
 typedef struct {
@@ -31,10 +31,12 @@ typedef struct {
     cnn_bits bits;
     const uint8_t *stream;
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
-    int64_t step;         /* most rows one table lookup covers */
-    const uint8_t *tl;    /* split decode table (real.h) for ham_oct8: lengths, */
-    const REAL *tv;       /* values; NULL when that path is off */
+    const uint8_t *tl;    /* split decode table (real.h) of the lockstep paths: lengths, */
+    const REAL *tv;       /* values */
+    uint64_t zflip;       /* zero's one-bit codeword in every bit (ham_skip8) */
+    int64_t zmax;         /* most zero codewords a ham_skip8 step skips: 0 without a one-bit zero */
     int lockstep;         /* b = 8 or 1, a byte stream and finite X: the lockstep paths */
+    int oct;              /* ham_oct8 on groups of eight columns, ham_skip8 on the rest */
 } ham_ctx;
 
 /* One lookup in one column: skip a run of zero codewords and decode at most
@@ -208,105 +210,111 @@ CNN_INLINE int ham_close8(const ham_ctx *k, int64_t c, cnn_lane *l, int64_t *row
     return CNN_OK;
 }
 
-/* b = 8 or 1 on the byte stream: four lanes, each decoding one column with only
- * a bit position and a row as state, in lockstep.  A round decodes one table
- * entry per lane (a run of zeros and at most one more symbol) and adds the
- * symbol's value (0 after a bare run: X is finite here) times its row of X^T.
- * Rounds go in blocks that cannot pass a column's last row (a lookup covers
- * at most k->step rows) nor the stream's end (a codeword is at most 32 bits),
- * so a block needs no checks; codewords longer than the table take a rarely
- * taken branch.  A lane that nears its column's end finishes it alone
- * (ham_finish8) and takes the next column, so four lanes stay busy. */
+/* b = 8 or 1 on the byte stream, where zero's codeword is one bit: four
+ * lanes, each decoding one column with only a bit position and a row as
+ * state, in lockstep.  A step skips the run of zero codewords at the top of
+ * the lane's window at once (leading zero bits, or ones when zero's codeword
+ * is "1": k->zflip), at most k->zmax of them (HAM_SKIP_MAX; 0 when zero's
+ * codeword is longer) and never the column's last row, then decodes one
+ * codeword through the split table (k->tl, k->tv; zero is a value of 0
+ * there, whose product adds nothing: X is finite here) and adds its value
+ * times its row of X^T.  So a step covers a whole run and its
+ * symbol, however long the run, where a run-table entry covered at most a
+ * table's width of zero codewords: against that path (b = 1 and 8, 1
+ * thread, paired), 0.33-0.44x the time at densities 0.01-0.02, 0.48-0.56x
+ * at 0.05, 0.55-0.76x at 0.1 and 0.8x at 0.2 (192 x 1024, 512 x 4096 and
+ * 4096 x 4096, skewed included); at 0.25, where a step covers 4 rows, it ties with the
+ * eight-lane path, and at 0.3-0.5 it takes 1.10-1.54x that path's time.  Every step ends at or before the
+ * column's last row, so a round needs no row check before it; a lane that
+ * reaches its column's end stores its sums and takes the next column.
+ * Rounds go while every lane's window and a re-read after a skip stay within
+ * the stream; past that, and for columns left over, one lane finishes alone
+ * (ham_finish8) with the word reader for its last rows.  Codewords longer
+ * than the table take a rarely taken branch. */
+enum { HAM_SKIP_MAX = 57 - CNN_TABLE_BITS }; /* the window's stream bits, less a lookup */
+
 #define CNN_HQ_STEP(P, R, A)                                                  \
     {                                                                         \
         const uint64_t x_ = cnn_peek_be(S, P);                                \
-        const uint32_t e_ = T[x_ >> SH];                                      \
-        uint32_t s_ = CNN_E_SYM(e_);                                          \
-        int64_t has_ = CNN_E_HAS(e_);                                         \
-        P += CNN_E_BITS(e_);                                                  \
-        R += CNN_E_RUN(e_);                                                   \
-        if (CNN_UNLIKELY(!e_)) { /* a codeword longer than the table */       \
-            const cnn_dec d_ = cnn_huff_slow_dec(h, x_);                     \
+        int64_t z_ = __builtin_clzll((x_ ^ ZF) | 1);                          \
+        z_ = z_ < ZM ? z_ : ZM;                                               \
+        z_ = z_ < n - 1 - (R) ? z_ : n - 1 - (R);                             \
+        const uint64_t ix_ = (x_ << z_) >> CNN_WIN_SHIFT;                     \
+        int64_t l_ = TL[ix_];                                                 \
+        REAL v_ = TV[ix_];                                                    \
+        P += z_;                                                              \
+        R += z_;                                                              \
+        if (CNN_UNLIKELY(!l_)) { /* a codeword longer than the table */       \
+            const cnn_dec d_ = cnn_huff_slow_dec(h, cnn_peek_be(S, P));       \
             if (!d_.len) return CNN_ERR_CORRUPT;                              \
-            s_ = d_.sym;                                                      \
-            P += d_.len;                                                      \
-            has_ = (int64_t)s_ != zero;                                       \
-            R += 1 - has_;                                                    \
+            l_ = d_.len;                                                      \
+            v_ = V[d_.sym];                                                   \
         }                                                                     \
-        /* the symbol's row, or (no symbol) the run's last row: in range */   \
+        P += l_;                                                              \
         hvec8 xx_;                                                            \
-        ham_xrow(&xx_, XT, R - 1 + has_, B);                                  \
-        A += V[s_] * xx_; /* a bare run names zero, whose value is 0 */       \
-        R += has_;                                                            \
+        ham_xrow(&xx_, XT, R, B);                                             \
+        A += v_ * xx_;                                                        \
+        R++;                                                                  \
     }
 #define CNN_HQ_LOCALS                                                         \
     const uint8_t *S = k->stream;                                             \
     const cnn_huff *h = k->h;                                                 \
-    const uint32_t *T = h->table;                                             \
-    const int SH = 64 - h->tb;                                                \
+    const uint8_t *TL = k->tl;                                                \
+    const REAL *TV = k->tv;                                                   \
     const REAL *V = k->values, *XT = k->xt;                                   \
-    const int64_t n = k->n, LIM = k->stream_bits, step = k->step, zero = h->zero_sym;
+    const uint64_t ZF = k->zflip;                                             \
+    const int64_t ZM = k->zmax;                                               \
+    const int64_t n = k->n, LIM = k->stream_bits - HAM_SKIP_MAX;
 
-/* Finish column c from bit p, row r: unchecked steps while they are safe,
- * then the word reader for the last rows; store the sums. */
+/* Finish column c from bit p, row r: steps while their reads are in the
+ * stream, then the word reader for the last rows; store the sums. */
 CNN_INLINE int ham_finish8(const ham_ctx *k, int64_t c, int64_t p, int64_t r, hvec8 a,
                            const int64_t B)
 {
     CNN_HQ_LOCALS
-    for (;;) {
-        if (p > LIM) return CNN_ERR_CORRUPT;
-        int64_t rounds = (n - r) / step;
-        if ((LIM - p) / 32 < rounds) rounds = (LIM - p) / 32;
-        if (rounds <= 0) break;
-        for (int64_t i = 0; i < rounds; i++) CNN_HQ_STEP(p, r, a)
-    }
+    while (r < n && p <= LIM) CNN_HQ_STEP(p, r, a)
+    if (p > k->stream_bits) return CNN_ERR_CORRUPT;
     cnn_lane l;
     cnn_lane_seek(&k->bits, &l, p);
     return ham_close8(k, c, &l, &r, &a, B);
 }
 
-CNN_INLINE int ham_quad8(const ham_ctx *k, int64_t c0, int64_t c1, const int64_t B)
+CNN_INLINE int ham_skip8(const ham_ctx *k, int64_t c0, int64_t c1, const int64_t B)
 {
     CNN_HQ_LOCALS
-    if (c1 - c0 < 4) {
-        for (int64_t c = c0; c < c1; c++) {
-            const hvec8 zero_acc = {0};
-            int st = ham_finish8(k, c, k->col_bits[c], 0, zero_acc, B);
-            if (st) return st;
-        }
-        return CNN_OK;
-    }
-    int64_t nc = c0 + 4, k0 = c0, k1 = c0 + 1, k2 = c0 + 2, k3 = c0 + 3;
-    int64_t p0 = k->col_bits[k0], p1 = k->col_bits[k1], p2 = k->col_bits[k2], p3 = k->col_bits[k3];
+    const int64_t *cbits = k->col_bits;
+    REAL *out = k->out;
+    const int four = c1 - c0 >= 4; /* else each column alone */
+    int64_t nc = four ? c0 + 4 : c0;
+    int64_t k0 = four ? c0 : -1, k1 = four ? c0 + 1 : -1, k2 = four ? c0 + 2 : -1, k3 = four ? c0 + 3 : -1;
+    int64_t p0 = four ? cbits[c0] : 0, p1 = four ? cbits[c0 + 1] : 0;
+    int64_t p2 = four ? cbits[c0 + 2] : 0, p3 = four ? cbits[c0 + 3] : 0;
     int64_t r0 = 0, r1 = 0, r2 = 0, r3 = 0;
     hvec8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     int st;
-    for (;;) {
-        int64_t top_p = p0 > p1 ? p0 : p1, top_r = r0 > r1 ? r0 : r1;
-        top_p = top_p > p2 ? top_p : p2;
-        top_p = top_p > p3 ? top_p : p3;
-        top_r = top_r > r2 ? top_r : r2;
-        top_r = top_r > r3 ? top_r : r3;
-        if (top_p > LIM) return CNN_ERR_CORRUPT;
-        if ((LIM - top_p) / 32 == 0) break; /* the stream's end: finish alone */
-        int64_t rounds = (n - top_r) / step;
-        if ((LIM - top_p) / 32 < rounds) rounds = (LIM - top_p) / 32;
-        for (int64_t i = 0; i < rounds; i++) {
-            CNN_HQ_STEP(p0, r0, a0)
-            CNN_HQ_STEP(p1, r1, a1)
-            CNN_HQ_STEP(p2, r2, a2)
-            CNN_HQ_STEP(p3, r3, a3)
-        }
-        if (rounds > 0) continue;
-        /* some lane is within one lookup of its column's end: rotate it */
+    while (four) {
+        int64_t top = p0 > p1 ? p0 : p1, top2 = p2 > p3 ? p2 : p3;
+        top = top > top2 ? top : top2;
+        if (top > LIM) break; /* near the stream's end (or past it): finish alone */
+        CNN_HQ_STEP(p0, r0, a0)
+        CNN_HQ_STEP(p1, r1, a1)
+        CNN_HQ_STEP(p2, r2, a2)
+        CNN_HQ_STEP(p3, r3, a3)
+        if (CNN_LIKELY((r0 < n) & (r1 < n) & (r2 < n) & (r3 < n))) continue;
+        /* a lane at its column's end: check where it stopped, store, take the next */
 #define CNN_HQ_ROTATE(J)                                                      \
-        if (n - r##J < step) {                                                \
-            if ((st = ham_finish8(k, k##J, p##J, r##J, a##J, B))) return st; \
-            if (nc >= c1) { k##J = -1; goto drain; }                          \
+        if (r##J == n) {                                                      \
+            if (p##J != cbits[k##J + 1]) return CNN_ERR_CORRUPT;              \
+            if (B == 8) __builtin_memcpy(out + k##J * 8, &a##J, sizeof a##J); \
+            else out[k##J] = a##J[0];                                         \
+            if (nc >= c1) {                                                   \
+                k##J = -1;                                                    \
+                goto drain;                                                   \
+            }                                                                 \
             k##J = nc++;                                                      \
-            p##J = k->col_bits[k##J];                                         \
+            p##J = cbits[k##J];                                               \
             r##J = 0;                                                         \
-            a##J = (hvec8){0};                                           \
+            a##J = (hvec8){0};                                                \
         }
         CNN_HQ_ROTATE(0)
         CNN_HQ_ROTATE(1)
@@ -321,7 +329,7 @@ drain:
     if (k3 >= 0 && (st = ham_finish8(k, k3, p3, r3, a3, B))) return st;
     for (; nc < c1; nc++) {
         const hvec8 zero_acc = {0};
-        if ((st = ham_finish8(k, nc, k->col_bits[nc], 0, zero_acc, B))) return st;
+        if ((st = ham_finish8(k, nc, cbits[nc], 0, zero_acc, B))) return st;
     }
     return CNN_OK;
 }
@@ -331,14 +339,16 @@ drain:
 /* b = 8 (or 1) through the split table (k->tl, k->tv): every codeword is one
  * row, so eight columns go in lockstep row by row, sharing each row of X^T,
  * four rows per lane from one 64-bit window (at least 57 stream bits; a
- * codeword on the table has at most 12).  It is taken when the run table
- * holds no runs (no zero symbol, or a zero codeword longer than the table; a
- * zero met on the slow path adds nothing) or, for finite X, when the runs are
- * short: zero is then a symbol of value 0 whose product adds nothing.  Blocks
- * of rows are bounded by the stream's end as in ham_quad8; the word reader
- * finishes whatever a block could not reach.  A second fast path beside the
- * run path, because the run path alone takes 1.5x its time on 512 x 4096 at
- * density 0.5 (1.04-1.15x at 0.3), at batch 1 and 8 (paired medians). */
+ * codeword on the table has at most 12).  It is taken when zero's codeword
+ * is longer than one bit (or there is no zero symbol) or when the runs are
+ * short (see HAM_OCT_ROWS_PER_WINDOW): zero is then a symbol of value 0
+ * whose product adds nothing (X is finite here).  Blocks of rows are bounded
+ * by the stream's end; the word reader finishes whatever a block could not
+ * reach.  A second fast path beside the skip path, because the skip path
+ * takes 1.10-1.54x its time at densities 0.3-0.5, at batch 1 and 8 (paired
+ * medians).  Each path is compiled out of line (ham_oct8_b1 and the others):
+ * inlined side by side into one function, this one took 1.03-1.09x the time
+ * (paired, densities 0.3-1). */
 CNN_INLINE int ham_oct8(const ham_ctx *k, int64_t c, const int64_t B)
 {
     const uint8_t *S = k->stream;
@@ -455,17 +465,38 @@ CNN_INLINE int ham_oct8(const ham_ctx *k, int64_t c, const int64_t B)
     return CNN_OK;
 }
 
-/* b = 8 or 1 with the byte stream and finite X: the split-table path on
- * groups of eight columns where it was chosen, the run path on the rest. */
+/* Out of line, so that each path is compiled on its own. */
+__attribute__((noinline)) static int ham_oct8_b1(const ham_ctx *k, int64_t c)
+{
+    return ham_oct8(k, c, 1);
+}
+
+__attribute__((noinline)) static int ham_oct8_b8(const ham_ctx *k, int64_t c)
+{
+    return ham_oct8(k, c, 8);
+}
+
+__attribute__((noinline)) static int ham_skip8_b1(const ham_ctx *k, int64_t c0, int64_t c1)
+{
+    return ham_skip8(k, c0, c1, 1);
+}
+
+__attribute__((noinline)) static int ham_skip8_b8(const ham_ctx *k, int64_t c0, int64_t c1)
+{
+    return ham_skip8(k, c0, c1, 8);
+}
+
+/* b = 8 or 1 with the byte stream and finite X: the eight-lane path on
+ * groups of eight columns where it was chosen, the skip path on the rest. */
 CNN_INLINE int ham_span_fast(const ham_ctx *k, int64_t c0, int64_t c1, const int64_t B)
 {
     int64_t c = c0;
-    if (k->tl)
+    if (k->oct)
         for (; c + 8 <= c1; c += 8) {
-            int st = ham_oct8(k, c, B);
+            int st = B == 1 ? ham_oct8_b1(k, c) : ham_oct8_b8(k, c);
             if (st) return st;
         }
-    return ham_quad8(k, c, c1, B);
+    return B == 1 ? ham_skip8_b1(k, c, c1) : ham_skip8_b8(k, c, c1);
 }
 #endif
 
@@ -480,33 +511,33 @@ static int ham_range(void *vctx, int64_t c0, int64_t c1)
     return b == 1 ? ham_span(k, c0, c1, 1) : ham_span(k, c0, c1, b);
 }
 
-/* Rows one run-table lookup covers on average, sampled on up to four
- * columns spread over the matrix (0 when nothing could be sampled). */
-static double ham_rows_per_lookup(const ham_ctx *k, int64_t m)
+/* Rows one ham_skip8 step covers on average, sampled on up to four columns
+ * spread over the matrix (0 when nothing could be sampled). */
+static double ham_rows_per_step(const ham_ctx *k, int64_t m)
 {
-    const cnn_huff *h = k->h;
-    int64_t rows = 0, looks = 0;
+    const int64_t n = k->n, lim = k->stream_bits - HAM_SKIP_MAX;
+    int64_t rows = 0, steps = 0;
     for (int j = 0; j < 4 && j < m; j++) {
         const int64_t c = m * j / 4;
         int64_t p = k->col_bits[c], r = 0;
-        while (r < k->n && p <= k->stream_bits) {
+        while (r < n && p <= lim) {
             const uint64_t x = cnn_peek_be(k->stream, p);
-            const uint32_t e = h->table[x >> (64 - h->tb)];
-            if (e) {
-                p += CNN_E_BITS(e);
-                r += CNN_E_RUN(e) + CNN_E_HAS(e);
-            } else {
-                uint32_t s;
-                int l;
-                if (cnn_huff_slow_v(h, x, 57, &s, &l)) break;
-                p += l;
-                r++;
+            int64_t z = __builtin_clzll((x ^ k->zflip) | 1);
+            z = z < k->zmax ? z : k->zmax;
+            z = z < n - 1 - r ? z : n - 1 - r;
+            int64_t l = k->tl[(x << z) >> CNN_WIN_SHIFT];
+            if (!l) {
+                const cnn_dec d = cnn_huff_slow_dec(k->h, cnn_peek_be(k->stream, p + z));
+                if (!d.len) break;
+                l = d.len;
             }
-            looks++;
+            p += z + l;
+            r += z + 1;
+            steps++;
         }
         rows += r;
     }
-    return looks ? (double)rows / (double)looks : 0.0;
+    return steps ? (double)rows / (double)steps : 0.0;
 }
 
 /* The decode tables of one code, built once per matrix by cnn_ham_tables_*
@@ -605,22 +636,24 @@ static int ham_matmat(int64_t n, int64_t m,
         if (st) return st;
         if (nsym == 0) return CNN_ERR_CORRUPT;
     }
-    k.step = (h.len0 > 0 ? h.tb / h.len0 : 0) + 1;
     k.n = n;
     k.col_bits = col_bits;
     k.h = &h;
     /* b = 8 and 1 fast paths, for finite X only (they add 0 * x for zero
-     * entries): the split table (ham_oct8) when the run table has no runs, or
-     * when its entries cover fewer rows than a window of the eight-lane path
-     * (see HAM_OCT_ROWS_PER_WINDOW); else the run table (ham_quad8). */
+     * entries), both through the split table: ham_skip8 when zero's codeword
+     * is one bit and a step of it covers more rows than a window of the
+     * eight-lane path (see HAM_OCT_ROWS_PER_WINDOW); else ham_oct8. */
     k.lockstep = (b == 8 || b == 1) && stream != NULL && (h.len0 == 0 || values[zero_sym] == 0)
               && zero_sym <= CNN_MAX_TABLE_SYMBOL && real_finite(xt, n * b);
     uint8_t tl[1 << CNN_TABLE_BITS];
     REAL tv[1 << CNN_TABLE_BITS];
     k.tl = NULL;
     k.tv = NULL;
+    k.zflip = 0;
+    k.zmax = 0;
+    k.oct = 0;
 #if defined(__GNUC__)
-    if (k.lockstep && (h.len0 == 0 || ham_rows_per_lookup(&k, m) <= HAM_OCT_ROWS_PER_WINDOW)) {
+    if (k.lockstep) {
         if (tab != NULL) {
             k.tl = (const uint8_t *)(tab + HAM_TAB_TL);
             k.tv = (const REAL *)(tab + HAM_TAB_TV);
@@ -629,6 +662,12 @@ static int ham_matmat(int64_t n, int64_t m,
             k.tl = tl;
             k.tv = tv;
         }
+        if (h.len0 == 1) { /* zero's codeword: "0" or "1" */
+            const cnn_dec d = cnn_huff_slow_dec(&h, 0);
+            k.zflip = d.len == 1 && (int64_t)d.sym == zero_sym ? 0 : ~(uint64_t)0;
+            k.zmax = HAM_SKIP_MAX;
+        }
+        k.oct = k.zmax == 0 || ham_rows_per_step(&k, m) <= HAM_OCT_ROWS_PER_WINDOW;
     }
 #endif
     k.n = n;

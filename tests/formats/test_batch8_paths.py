@@ -96,6 +96,54 @@ def test_ham_eight_lane_path_with_codewords_longer_than_the_table(dtype, density
         np.testing.assert_allclose(H.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
 
 
+# The skip path (sparse columns, zero's codeword one bit): each step skips the
+# run of zero codewords at the top of a lane's window (at most 45 rows, never
+# the column's last row), then decodes one codeword through the split table.
+# These cases take it (a step covers far more than 4 rows on average): runs
+# longer than one skip, empty columns, codewords longer than the table,
+# fewer columns than lanes, one row, more threads than columns.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, m, density, levels, skew", [
+    (2000, 37, 0.004, 5, False),   # runs of hundreds of rows: several skips each
+    (3000, 23, 0.05, 20, True),    # codewords longer than the table, after skips
+    (300, 3, 0.05, 9, False),      # fewer columns than lanes: each column alone
+    (1, 40, 0.1, 3, False),        # one row: a step covers the whole column
+    (513, 64, 0.0, 3, False),      # no nonzero at all
+])
+@pytest.mark.parametrize("batch", [1, 8])
+def test_ham_skip_path_matches_numpy(dtype, n, m, density, levels, skew, batch):
+    W = _matrix(21, n=n, m=m, density=density, levels=levels, skew=skew).astype(dtype)
+    W[:, ::5] = 0  # empty columns
+    if density > 0:
+        W[n - 1, 1::3] = 1.5  # nonzeros on the last row, after a long run
+    H = get_format("ham").from_dense(W)
+    if skew:
+        assert H.len_count.size - 1 > 12
+    X = np.random.default_rng(22).standard_normal((batch, n)).astype(dtype)
+    ref = X.astype(np.float64) @ W.astype(np.float64)
+    for threads in (1, 2, m + 5):
+        np.testing.assert_allclose(H.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("density", [0.02, 0.3, 0.8])
+@pytest.mark.parametrize("batch", [1, 8])
+def test_ham_zero_coded_as_one_gives_the_same_product(density, batch):
+    # two one-bit codewords with zero second in canonical order: zero's
+    # codeword is "1", so the skip path counts leading ones
+    from compactnn.formats.ham import HAM
+
+    rng = np.random.default_rng(23)
+    W = np.where(rng.random((600, 29)) < density, np.float32(0.5), np.float32(0))
+    H = get_format("ham").from_dense(W)
+    assert list(H.len_count) == [0, 2] and H.values[0] == 0
+    T = HAM(H.shape, H.dtype, H.values[::-1].copy(), H.len_count, ~H.words, H.col_bits, H._meta)
+    np.testing.assert_array_equal(T.to_dense(), W)
+    X = np.random.default_rng(24).standard_normal((batch, W.shape[0])).astype(np.float32)
+    for threads in (1, 2, 40):
+        np.testing.assert_allclose(T.matmul(X, threads=threads), X.astype(np.float64) @ W,
+                                   rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("skew", [False, True])
 @pytest.mark.parametrize("wordbits", [32, 64])
 def test_sham_sparse_batch8_path_matches_numpy(skew, wordbits):
@@ -141,11 +189,12 @@ def test_sham_batch8_rejects_shifted_column_offsets(density):
                 T.matmul(X, threads=threads)
 
 
+@pytest.mark.parametrize("density", [0.3, 0.03])  # the eight-lane path, the skip path
 @pytest.mark.parametrize("batch", [1, 8])
-def test_corrupted_ham_stream_in_the_batch8_path_is_an_error_or_consistent(batch):
+def test_corrupted_ham_stream_in_the_batch8_path_is_an_error_or_consistent(batch, density):
     from compactnn.formats.ham import HAM
 
-    W = _matrix(8, density=0.3)
+    W = _matrix(8, density=density)
     H = get_format("ham").from_dense(W)
     X = np.random.default_rng(9).standard_normal((batch, W.shape[0])).astype(np.float32)
     rng = np.random.default_rng(10)
