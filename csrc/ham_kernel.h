@@ -218,19 +218,20 @@ CNN_INLINE int ham_close8(const ham_ctx *k, int64_t c, cnn_lane *l, int64_t *row
  * codeword is longer) and never the column's last row, then decodes one
  * codeword through the split table (k->tl, k->tv; zero is a value of 0
  * there, whose product adds nothing: X is finite here) and adds its value
- * times its row of X^T.  So a step covers a whole run and its
- * symbol, however long the run, where a run-table entry covered at most a
- * table's width of zero codewords: against that path (b = 1 and 8, 1
- * thread, paired), 0.33-0.44x the time at densities 0.01-0.02, 0.48-0.56x
- * at 0.05, 0.55-0.76x at 0.1 and 0.8x at 0.2 (192 x 1024, 512 x 4096 and
- * 4096 x 4096, skewed included); at 0.25, where a step covers 4 rows, it ties with the
- * eight-lane path, and at 0.3-0.5 it takes 1.10-1.54x that path's time.  Every step ends at or before the
- * column's last row, so a round needs no row check before it; a lane that
- * reaches its column's end stores its sums and takes the next column.
- * Rounds go while every lane's window and a re-read after a skip stay within
- * the stream; past that, and for columns left over, one lane finishes alone
- * (ham_finish8) with the word reader for its last rows.  Codewords longer
- * than the table take a rarely taken branch. */
+ * times its row of X^T.  So a step covers a whole run and its symbol,
+ * however long the run, where a run-table entry covered at most a table's
+ * width of zero codewords: against that path (b = 1 and 8, 1 thread,
+ * paired), 0.33-0.44x the time at densities 0.01-0.02, 0.48-0.56x at 0.05,
+ * 0.55-0.76x at 0.1 and 0.8x at 0.2 (192 x 1024, 512 x 4096 and 4096 x 4096,
+ * skewed included); at 0.25, where a step covers 4 rows, it ties with the
+ * eight-lane path, and at 0.3-0.5 it takes 1.10-1.54x that path's time.
+ * Every step ends at or before the column's last row, so a round needs no
+ * row check before it; a lane that reaches its column's end stores its sums
+ * and takes the next column.  Rounds go while every lane's window and a
+ * re-read after a skip stay within the stream; past that, and for columns
+ * left over, one lane finishes alone (ham_finish8) with the word reader for
+ * its last rows.  Codewords longer than the table take a rarely taken
+ * branch. */
 enum { HAM_SKIP_MAX = 57 - CNN_TABLE_BITS }; /* the window's stream bits, less a lookup */
 
 #define CNN_HQ_STEP(P, R, A)                                                  \
@@ -286,7 +287,8 @@ CNN_INLINE int ham_skip8(const ham_ctx *k, int64_t c0, int64_t c1, const int64_t
     REAL *out = k->out;
     const int four = c1 - c0 >= 4; /* else each column alone */
     int64_t nc = four ? c0 + 4 : c0;
-    int64_t k0 = four ? c0 : -1, k1 = four ? c0 + 1 : -1, k2 = four ? c0 + 2 : -1, k3 = four ? c0 + 3 : -1;
+    int64_t k0 = four ? c0 : -1, k1 = four ? c0 + 1 : -1;
+    int64_t k2 = four ? c0 + 2 : -1, k3 = four ? c0 + 3 : -1;
     int64_t p0 = four ? cbits[c0] : 0, p1 = four ? cbits[c0 + 1] : 0;
     int64_t p2 = four ? cbits[c0 + 2] : 0, p3 = four ? cbits[c0 + 3] : 0;
     int64_t r0 = 0, r1 = 0, r2 = 0, r3 = 0;

@@ -125,6 +125,21 @@ def test_ham_skip_path_matches_numpy(dtype, n, m, density, levels, skew, batch):
         np.testing.assert_allclose(H.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("density", [0.02, 0.25, 0.6, 1.0])
+def test_ham_sums_each_column_in_row_order_on_every_path(dtype, density):
+    # the skip path (sparse), the eight-lane path (dense; its leftover
+    # columns on the skip path), the generic lanes (b = 3): the same bits,
+    # each column summed in row order
+    W = _matrix(42, n=301, m=29, density=density, levels=20, skew=True).astype(dtype)
+    X = np.random.default_rng(43).standard_normal((8, 301)).astype(dtype)
+    ref = np.stack([(x[:, None] * W).cumsum(axis=0, dtype=dtype)[-1] for x in X])
+    H = get_format("ham").from_dense(W)
+    for threads in (1, 3):
+        for b in (8, 1, 3):
+            np.testing.assert_array_equal(H.matmul(X[:b], threads=threads), ref[:b])
+
+
 @pytest.mark.parametrize("density", [0.02, 0.3, 0.8])
 @pytest.mark.parametrize("batch", [1, 8])
 def test_ham_zero_coded_as_one_gives_the_same_product(density, batch):
