@@ -293,15 +293,16 @@ def test_im_eight_column_paths_match_numpy(levels, wordbits, batch):
         np.testing.assert_allclose(M.matmul(X, threads=threads), ref, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("n", [64, 61])  # 61: columns start inside a byte, 5 rows after the eights
 @pytest.mark.parametrize("batch", [1, 8])
-def test_im_eight_column_paths_reject_an_index_past_the_codebook(batch):
+def test_im_eight_column_paths_reject_an_index_past_the_codebook(batch, n):
     from compactnn.formats.im import IM
 
-    W = _matrix(26, n=64, m=24, density=0.5, levels=4)  # 5 symbols, 3-bit indices
+    W = _matrix(26, n=n, m=24, density=0.5, levels=4)  # 5 symbols, 3-bit indices
     M = get_format("im").from_dense(W)
     assert M.k == 5 and M.width == 3
     X = np.random.default_rng(27).standard_normal((batch, W.shape[0])).astype(np.float32)
-    for entry in (0, 64 * 9 + 5, 64 * 24 - 1):
+    for entry in (0, n * 9 + 5, n * 10 - 2, n * 24 - 1):
         words = M.words.copy()
         bit = entry * 3  # set the entry's index to 7
         for b in range(bit, bit + 3):
