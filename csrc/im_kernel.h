@@ -111,16 +111,22 @@ CNN_INLINE int im_col8(const im_ctx *k, int64_t c, const REAL *V)
      * the same bit o of its first byte, and its 32 bits hold o + 8 * w <= 31 */
     const uint32_t o = (uint32_t)(p & 7), u = (uint32_t)w;
     const im_u32x8 sl = {o, o + u, o + 2 * u, o + 3 * u, o + 4 * u, o + 5 * u, o + 6 * u, o + 7 * u};
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const im_u8x32 be = {3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12,
                          19, 18, 17, 16, 23, 22, 21, 20, 27, 26, 25, 24, 31, 30, 29, 28};
+#endif
     const int sr = 32 - (int)w;
     ivec8 acc = {0}, x, tab;
     for (int t = 0; t < 8; t++) tab[t] = V[t < (1 << w) ? t : 0];
     const uint8_t *b = S + (p >> 3);
     for (; row + 8 <= n; row += 8, b += w) {
         uint32_t raw;
-        __builtin_memcpy(&raw, b, sizeof raw); /* in stream order: byte-swapped below */
+        __builtin_memcpy(&raw, b, sizeof raw); /* the stream's byte order */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         const im_u32x8 win = (im_u32x8)__builtin_shuffle((im_u8x32)((im_u32x8){0} + raw), be);
+#else
+        const im_u32x8 win = (im_u32x8){0} + raw;
+#endif
         const im_u32x8 i = (win << sl) >> sr;
         __builtin_memcpy(&x, xt + row, sizeof x);
         acc += __builtin_shuffle(tab, __builtin_convertvector(i, im_mask8)) * x;
@@ -241,7 +247,7 @@ static int im_range(void *vctx, int64_t c0, int64_t c1)
 #if CNN_IM_OCT
     if (k->stream) {
         const REAL *V = k->nsym == ((int64_t)1 << k->width) ? k->values : k->vpad;
-        if (im_lanes(k, k->b)) { /* V is NULL with a value not finite */
+        if (im_lanes(k, k->b)) { /* V is NULL: a short codebook with a value not finite */
             for (; c < c1; c++) {
                 const int st = V ? im_col8(k, c, V) : im_column(k, c, 1);
                 if (st) return st;
