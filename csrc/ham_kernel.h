@@ -234,12 +234,20 @@ CNN_INLINE int ham_close8(const ham_ctx *k, int64_t c, cnn_lane *l, int64_t *row
  * branch. */
 enum { HAM_SKIP_MAX = 57 - CNN_TABLE_BITS }; /* the window's stream bits, less a lookup */
 
+/* The zero codewords a step skips at the top of window x: its leading zero
+ * bits (x ^ zflip), at most zmax and at most `left` (the rows before the
+ * column's last). */
+CNN_INLINE int64_t ham_zeros(uint64_t x, uint64_t zflip, int64_t zmax, int64_t left)
+{
+    const int64_t z = __builtin_clzll((x ^ zflip) | 1);
+    const int64_t zm = z < zmax ? z : zmax;
+    return zm < left ? zm : left;
+}
+
 #define CNN_HQ_STEP(P, R, A)                                                  \
     {                                                                         \
         const uint64_t x_ = cnn_peek_be(S, P);                                \
-        int64_t z_ = __builtin_clzll((x_ ^ ZF) | 1);                          \
-        z_ = z_ < ZM ? z_ : ZM;                                               \
-        z_ = z_ < n - 1 - (R) ? z_ : n - 1 - (R);                             \
+        const int64_t z_ = ham_zeros(x_, ZF, ZM, n - 1 - (R));                \
         const uint64_t ix_ = (x_ << z_) >> CNN_WIN_SHIFT;                     \
         int64_t l_ = TL[ix_];                                                 \
         REAL v_ = TV[ix_];                                                    \
@@ -524,9 +532,7 @@ static double ham_rows_per_step(const ham_ctx *k, int64_t m)
         int64_t p = k->col_bits[c], r = 0;
         while (r < n && p <= lim) {
             const uint64_t x = cnn_peek_be(k->stream, p);
-            int64_t z = __builtin_clzll((x ^ k->zflip) | 1);
-            z = z < k->zmax ? z : k->zmax;
-            z = z < n - 1 - r ? z : n - 1 - r;
+            const int64_t z = ham_zeros(x, k->zflip, k->zmax, n - 1 - r);
             int64_t l = k->tl[(x << z) >> CNN_WIN_SHIFT];
             if (!l) {
                 const cnn_dec d = cnn_huff_slow_dec(k->h, cnn_peek_be(k->stream, p + z));
@@ -672,12 +678,9 @@ static int ham_matmat(int64_t n, int64_t m,
         k.oct = k.zmax == 0 || ham_rows_per_step(&k, m) <= HAM_OCT_ROWS_PER_WINDOW;
     }
 #endif
-    k.n = n;
     k.b = b;
-    k.col_bits = col_bits;
     k.values = values;
     k.xt = xt;
     k.out = out;
-    k.h = &h;
     return cnn_parallel_for(pool, threads, m, col_bits, ham_range, &k);
 }
