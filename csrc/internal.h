@@ -136,14 +136,33 @@ CNN_INLINE int64_t cnn_lane_pos(const cnn_lane *l) { return 32 * l->next - l->cn
  * any position p <= 8 * (length - 8) come from one unaligned load, with at
  * least 57 of them stream bits.  The only state is the bit position.
  */
-CNN_INLINE uint64_t cnn_peek_be(const uint8_t *s, int64_t p)
+CNN_INLINE uint64_t cnn_load_be(const uint8_t *s)
 {
     uint64_t x;
-    __builtin_memcpy(&x, s + (p >> 3), 8);
+    __builtin_memcpy(&x, s, 8);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     x = __builtin_bswap64(x);
 #endif
-    return x << (p & 7);
+    return x;
+}
+
+CNN_INLINE uint64_t cnn_peek_be(const uint8_t *s, int64_t p)
+{
+    return cnn_load_be(s + (p >> 3)) << (p & 7);
+}
+
+/* The len bits of x from bit s on (bit 0 the least significant), for the
+ * control word ctl = s | len << 8, 0 <= s, 1 <= len, s + len <= 64: one
+ * instruction (bextr) where the machine has BMI, a shift and a mask
+ * otherwise.  The core runs two shifts a cycle, so where indices are cut
+ * out of a window at known offsets this takes half the shifts. */
+CNN_INLINE uint64_t cnn_bits_at(uint64_t x, uint32_t ctl)
+{
+#if defined(__BMI__)
+    return __builtin_ia32_bextr_u64(x, ctl);
+#else
+    return (x >> (ctl & 255u)) & (((uint64_t)2 << ((ctl >> 8) - 1)) - 1);
+#endif
 }
 
 /* ---- canonical Huffman decoding --------------------------------------------

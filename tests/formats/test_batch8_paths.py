@@ -294,18 +294,20 @@ def test_im_eight_column_paths_match_numpy(levels, wordbits, batch):
 
 
 @pytest.mark.parametrize("n", [64, 61])  # 61: columns start inside a byte, 5 rows after the eights
+@pytest.mark.parametrize("levels", [4, 20])  # 5 symbols in 3-bit indices, 21 in 5-bit ones
 @pytest.mark.parametrize("batch", [1, 8])
-def test_im_eight_column_paths_reject_an_index_past_the_codebook(batch, n):
+def test_im_eight_column_paths_reject_an_index_past_the_codebook(batch, levels, n):
     from compactnn.formats.im import IM
 
-    W = _matrix(26, n=n, m=24, density=0.5, levels=4)  # 5 symbols, 3-bit indices
+    W = _matrix(26, n=n, m=24, density=0.5 if levels == 4 else 0.9, levels=levels)
     M = get_format("im").from_dense(W)
-    assert M.k == 5 and M.width == 3
+    w = M.width
+    assert (M.k, w) == ((5, 3) if levels == 4 else (21, 5))
     X = np.random.default_rng(27).standard_normal((batch, W.shape[0])).astype(np.float32)
     for entry in (0, n * 9 + 5, n * 10 - 2, n * 24 - 1):
         words = M.words.copy()
-        bit = entry * 3  # set the entry's index to 7
-        for b in range(bit, bit + 3):
+        bit = entry * w  # set the entry's index to 2^w - 1
+        for b in range(bit, bit + w):
             words[b // 32] |= np.uint32(1) << np.uint32(31 - b % 32)
         T = IM(M.shape, M.dtype, M.values, words, M._meta)
         for threads in (1, 2):
@@ -372,6 +374,27 @@ def test_a_byte_stream_of_the_wrong_length_is_refused(fmt):
             kernel(xt, 1)
 
 
+@pytest.mark.parametrize("levels", [200, 5000, 9000])  # 8-, 13- and 14-bit indices
+@pytest.mark.parametrize("n", [200, 203])  # 203: columns start inside a byte
+@pytest.mark.parametrize("batch", [1, 8])
+def test_im_wide_indices_sum_each_column_in_row_order(batch, n, levels):
+    # the eight-column rows cut four indices out of each window (at most 14
+    # bits each); every column sums in row order, zero entries included
+    rng = np.random.default_rng(42)
+    m = 64
+    W = np.zeros((n, m), dtype=np.float32)
+    where = np.flatnonzero(rng.random(n * m) < 0.9)
+    vals = np.arange(1, levels + 1, dtype=np.float32) / 7
+    W.flat[where] = np.concatenate([vals, rng.choice(vals, size=where.size - levels)])[
+        rng.permutation(where.size)]
+    M = get_format("im").from_dense(W)
+    assert M.width == {200: 8, 5000: 13, 9000: 14}[levels]
+    X = np.random.default_rng(43).standard_normal((batch, n)).astype(np.float32)
+    ref = np.stack([(x[:, None] * W).cumsum(axis=0, dtype=np.float32)[-1] for x in X])
+    for threads in (1, 2, m + 5):
+        np.testing.assert_array_equal(M.matmul(X, threads=threads), ref)
+
+
 def _im_reference_b1(W, x):
     """x @ W in W's dtype in the IM kernels' order at b = 1: float32 values
     with indices of at most 3 bits sum row r into partial sum r % 8, then
@@ -393,19 +416,21 @@ def _im_reference_b1(W, x):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("levels", [1, 3, 7, 20])
-def test_im_batch1_sums_in_the_documented_order_on_every_path(dtype, levels):
+@pytest.mark.parametrize("n", [203, 200])
+def test_im_batch1_sums_in_the_documented_order_on_every_path(dtype, levels, n):
     # 1, 3 and 7 values (+ zero): 1-, 2- and 3-bit indices (float32: the
     # eight-row vector path); 20 values: 5 bits (the eight-column rows); 203
-    # rows: a tail of 3 rows after the vector steps
+    # rows: a tail of 3 rows after the vector steps, columns starting inside
+    # a byte; 200: columns starting on whole bytes
     from compactnn import _native
 
-    W = _matrix(40, n=203, m=19, density=0.6, levels=levels).astype(dtype)
-    x = np.random.default_rng(41).standard_normal(203).astype(dtype)
+    W = _matrix(40, n=n, m=19, density=0.6, levels=levels).astype(dtype)
+    x = np.random.default_rng(41).standard_normal(n).astype(dtype)
     M, ref = _im_reference_b1(W, x)
     assert M.width == {1: 1, 3: 2, 7: 3, 20: 5}[levels]
     for threads in (1, 2, 5):
         np.testing.assert_array_equal(M.matmul(x[None], threads=threads)[0], ref)
-    checked = _native.im_matmat(203, 19, M.words, M.width, M.values, M._zero_sym,
+    checked = _native.im_matmat(n, 19, M.words, M.width, M.values, M._zero_sym,
                                 np.ascontiguousarray(x[:, None]), 1)  # no byte stream
     np.testing.assert_array_equal(checked[:, 0], ref)
     in_order = (x[:, None] * W).cumsum(axis=0, dtype=dtype)[-1]
