@@ -145,8 +145,17 @@ static int cnn_first_error(const cnn_job *jobs, int n)
 }
 
 /* Jobs per thread in a pool batch (finer jobs balance a slowed thread
- * better) and polls of the caller before it sleeps on `done`. */
-enum { CNN_JOBS_PER_THREAD = 16, CNN_POLLS = 2000 };
+ * better, but each costs a claim under the lock and a kernel its start and
+ * end: sHAM's lanes, for one, finish alone) and polls of the caller before
+ * it sleeps on `done`.  Measured on 4096 x 4096 at b = 8, 2 threads against
+ * 1, paired medians, two runs: with 4 jobs per thread instead of 16, sHAM
+ * went from 1.13-1.23x to 1.50-1.73x on the skewed layer at density 0.01
+ * and from 1.29-1.50x to 1.41-1.79x at 0.02, sHAM-gap from 1.57-1.59x to
+ * 1.75-1.94x there and from 1.40-1.49x to 1.66-1.80x with 2 values at 0.01;
+ * the other cells (HAM, IM, CSER; uniform, densities 0.01-0.1) within
+ * 0.90-1.25x of their speedups with 16; with 2 per thread, HAM on the skewed
+ * layer fell to 1.17x (a slowed thread's half is not shared). */
+enum { CNN_JOBS_PER_THREAD = 4, CNN_POLLS = 2000 };
 
 int cnn_parallel_for(cnn_pool *pool, int threads, int64_t m, const int64_t *cum, cnn_range_fn fn,
                      void *ctx)

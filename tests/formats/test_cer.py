@@ -346,18 +346,22 @@ def test_kernels_report_corrupt_arrays(cls):
         dict(gp=np.r_[gp[:-1], 200].astype(u8)),                # pointer past q
         dict(gp=np.r_[1, gp[1:]].astype(u8)),                   # gp[0] != 0
         dict(gp=gp[::-1].copy()),                               # decreasing
+        dict(gp=np.r_[gp[0], gp[2], gp[1], gp[3:]].astype(u8)),  # decreasing inside, ends right
+        dict(gp=np.r_[gp[0], 200, gp[2:]].astype(u8)),          # inside, past q
+        dict(gp=np.where(np.arange(gp.size) == 2, u64(2**63), gp.astype(u64))),  # inside, past int64
         dict(rp=np.r_[rp[:-1], rp[-1] + 1].astype(u8)),         # rp[m] != groups
         dict(rp=np.r_[rp[:2], 0, rp[3:]].astype(u8)),           # decreasing
         dict(values=v[:1]),                                     # too few values
     ]
     if cls is CSER:
         bad += [dict(vi=np.array([1, 2, 7, 1], u8)), dict(vi=np.array([0, 2, 2, 1], u8)),
-                dict(vi=vi[:-1])]
+                dict(vi=np.array([1, 2, 2, 9], u8)), dict(vi=vi[:-1])]
     for change in bad:
         args = dict(values=v, ci=ci, gp=gp, rp=rp, vi=vi) | change
-        with pytest.raises(FormatError):
-            _call(cls, n, **args)
-            pytest.fail(f"accepted {change}")
+        for threads in (1, 2, 4):  # the group pointers and value indices are checked per row
+            with pytest.raises(FormatError):
+                _call(cls, n, **args, threads=threads)
+                pytest.fail(f"accepted {change} with {threads} threads")
     with pytest.raises(TypeError):
         _call(cls, n, v, ci.astype(np.int32), gp, rp, vi)
     with pytest.raises(ValueError):
