@@ -121,6 +121,10 @@ void cnn_pool_destroy(cnn_pool *p)
     free(p);
 }
 
+/* Jobs per thread at most in a pool batch (cnn_split_guided) and polls of
+ * the caller before it sleeps on `done`. */
+enum { CNN_JOBS_PER_THREAD = 16, CNN_POLLS = 2000 };
+
 /* Cut [0, m) into n ranges of about equal work into jobs[n]. */
 static void cnn_split(cnn_job *jobs, int n, int64_t m, const int64_t *cum, cnn_range_fn fn, void *ctx)
 {
@@ -144,18 +148,40 @@ static int cnn_first_error(const cnn_job *jobs, int n)
     return CNN_OK;
 }
 
-/* Jobs per thread in a pool batch (finer jobs balance a slowed thread
- * better, but each costs a claim under the lock and a kernel its start and
- * end: sHAM's lanes, for one, finish alone) and polls of the caller before
- * it sleeps on `done`.  Measured on 4096 x 4096 at b = 8, 2 threads against
- * 1, paired medians, two runs: with 4 jobs per thread instead of 16, sHAM
- * went from 1.13-1.23x to 1.50-1.73x on the skewed layer at density 0.01
- * and from 1.29-1.50x to 1.41-1.79x at 0.02, sHAM-gap from 1.57-1.59x to
- * 1.75-1.94x there and from 1.40-1.49x to 1.66-1.80x with 2 values at 0.01;
- * the other cells (HAM, IM, CSER; uniform, densities 0.01-0.1) within
- * 0.90-1.25x of their speedups with 16; with 2 per thread, HAM on the skewed
- * layer fell to 1.17x (a slowed thread's half is not shared). */
-enum { CNN_JOBS_PER_THREAD = 4, CNN_POLLS = 2000 };
+/* Cut [0, m) into at most `most` jobs of decreasing work (guided, as
+ * OpenMP's schedule): each takes 1/(2 * threads) of the work left, and at
+ * least 1/(CNN_JOBS_PER_THREAD * threads) of the whole, so that the first
+ * jobs are long and the last ones short; returns the number of jobs.  A job
+ * costs a claim under the lock and a kernel its start and end (sHAM's lanes,
+ * for one, finish alone), while short last jobs let a thread slowed by the
+ * rest of the machine take fewer of them.  Against 16 equal jobs per
+ * thread, 2 threads on 4096 x 4096, paired (this build's .so beside the
+ * other's): 0.84-0.91x the time for sHAM and 0.84-0.94x for sHAM-gap on the
+ * skewed layer at density 0.01-0.02 and the uniform one at 0.01 (0.1-0.4 ms
+ * products, b = 1 and 8), 0.96-1.05x on the larger products and for HAM.
+ * 4 equal jobs per thread did as well on the small products but less well
+ * on some large ones (IM at density 0.3-0.5: 1.58x the speed of 1 thread
+ * where 16 jobs gave 1.9x, in one of three runs). */
+static int cnn_split_guided(cnn_job *jobs, int most, int threads, int64_t m, const int64_t *cum,
+                            cnn_range_fn fn, void *ctx)
+{
+    const int64_t base = cum ? cum[0] : 0, total = cum ? cum[m] - base : m;
+    const int64_t fine = total / ((int64_t)CNN_JOBS_PER_THREAD * threads);
+    int64_t prev = 0, done = 0;
+    int n = 0;
+    while (prev < m) {
+        int64_t share = (total - done) / (2 * (int64_t)threads);
+        share = share > fine ? share : fine;
+        int64_t end = n == most - 1 ? m
+                    : cum ? cnn_first_at_least(cum, prev, m, base + done + share) : prev + share;
+        if (end > m) end = m;
+        if (end <= prev) end = prev + 1; /* a job holds a column at least */
+        jobs[n++] = (cnn_job){fn, ctx, prev, end, CNN_OK};
+        done = cum ? cum[end] - base : end;
+        prev = end;
+    }
+    return n;
+}
 
 int cnn_parallel_for(cnn_pool *pool, int threads, int64_t m, const int64_t *cum, cnn_range_fn fn,
                      void *ctx)
@@ -166,14 +192,14 @@ int cnn_parallel_for(cnn_pool *pool, int threads, int64_t m, const int64_t *cum,
     if (threads == 1) return fn(ctx, 0, m);
 
     if (pool != NULL && pool->workers >= threads - 1 && pthread_mutex_trylock(&pool->busy) == 0) {
-        int64_t n = (int64_t)threads * CNN_JOBS_PER_THREAD;
+        int64_t n = (int64_t)threads * CNN_JOBS_PER_THREAD + 1;
         if (n > m) n = m;
         cnn_job *jobs = (cnn_job *)malloc((size_t)n * sizeof(cnn_job));
         if (jobs == NULL) {
             pthread_mutex_unlock(&pool->busy);
             return CNN_ERR_NOMEM;
         }
-        cnn_split(jobs, (int)n, m, cum, fn, ctx);
+        n = cnn_split_guided(jobs, (int)n, threads, m, cum, fn, ctx);
         pthread_mutex_lock(&pool->mu);
         pool->jobs = jobs;
         pool->njobs = (int)n;
