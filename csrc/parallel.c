@@ -156,10 +156,10 @@ static int cnn_first_error(const cnn_job *jobs, int n)
  * for one, finish alone), while short last jobs let a thread slowed by the
  * rest of the machine take fewer of them.  Against 16 equal jobs per
  * thread, 2 threads on 4096 x 4096, paired (this build's .so beside the
- * other's): 0.84-0.91x the time for sHAM and 0.84-0.94x for sHAM-gap on the
- * skewed layer at density 0.01-0.02 and the uniform one at 0.01 (0.1-0.4 ms
- * products, b = 1 and 8), 0.96-1.05x on the larger products and for HAM
- * but for one cell at 1.11x (sHAM-gap, b = 1, density 0.5).
+ * other's), b = 1 and 8: sHAM took 0.84-0.91x the time on the skewed layer
+ * at density 0.01-0.02 (0.1-0.3 ms products; 0.93-1.03x on the uniform one
+ * at 0.01), sHAM-gap 0.84-0.94x on both, and the larger products and HAM
+ * 0.96-1.05x but for one cell at 1.11x (sHAM-gap, b = 1, density 0.5).
  * 4 equal jobs per thread did as well on the small products but less well
  * on some large ones (IM at density 0.3-0.5: 1.58x the speed of 1 thread
  * where 16 jobs gave 1.9x, in one of three runs). */
