@@ -105,6 +105,7 @@ def test_ham_ns_per_entry_must_not_grow_as_density_falls(df):
 def test_ham_ns_per_entry_from_paired_ratios_ignores_the_drift_of_the_medians(df):
     # the machine twice as slow while the sparser matrix was timed: its median
     # grows, its paired ratio to NumPy dense (sampled in the same phase) does not
+    df = df.drop(columns="pair_ham_ns_rel")  # without the series' own pairs
     ham = (df["format"] == "ham") & (df["batch"] == 1) & (df["threads"] == 1)
     uni = ham & (df["matrix"] == "uniform")
     dense1, dense01 = uni & (df["density"] == 1.0), uni & (df["density"] == 0.1)
@@ -115,6 +116,31 @@ def test_ham_ns_per_entry_from_paired_ratios_ignores_the_drift_of_the_medians(df
     df.loc[dense01, "pair_ratio_numpy_1"] = 2.5  # dearer per entry than at density 1
     r = _target(bench.evaluate_targets(df), "ham_ns")
     assert r["met"] is False and r["value"] == "max growth 1.25x (paired)"
+
+
+def test_ham_ns_series_are_timed_against_their_densest_matrix(df):
+    ham = (df["format"] == "ham") & (df["batch"] == 1) & (df["threads"] == 1)
+    rel = df.loc[ham].set_index(["matrix", "density"])["pair_ham_ns_rel"]
+    assert rel["uniform", 1.0] == 1.0 and rel["skewed", 0.1] == 1.0  # a series of one
+    assert 0 < rel["uniform", 0.1] < 10
+    assert df.loc[~ham, "pair_ham_ns_rel"].isna().all()
+
+
+def test_ham_ns_growth_from_the_series_pairs_ignores_the_other_columns(df):
+    ham = (df["format"] == "ham") & (df["batch"] == 1) & (df["threads"] == 1)
+    uni = ham & (df["matrix"] == "uniform")
+    dense1, dense01 = uni & (df["density"] == 1.0), uni & (df["density"] == 0.1)
+    # the paired ratios to NumPy say it grows 1.5x; HAM against HAM says it costs 0.9x
+    df.loc[dense1, ["time_s", "t_numpy_1", "pair_ratio_numpy_1"]] = [2e-6, 1e-6, 2.0]
+    df.loc[dense01, ["time_s", "t_numpy_1", "pair_ratio_numpy_1"]] = [3e-6, 1e-6, 3.0]
+    df.loc[dense01, "pair_ham_ns_rel"] = 0.9
+    r = _target(bench.evaluate_targets(df), "ham_ns")
+    assert r["met"] is True and r["value"] == "max growth 0.90x (paired)"
+    assert "densest matrix of the series" in r["detail"]
+    df.loc[dense01, "pair_ham_ns_rel"] = 1.2
+    r = _target(bench.evaluate_targets(df), "ham_ns")
+    assert r["met"] is False and r["value"] == "max growth 1.20x (paired)"
+    assert "64x96 s=0.1 k=4 (1.20x)" in r["detail"]
 
 
 def test_batch_1_ham_targets_split_by_size(df):

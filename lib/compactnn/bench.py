@@ -25,7 +25,10 @@ The targets are judged on paired ratios (:func:`compactnn.timing.time_paired`):
 the two sides of each ratio (sHAM or sHAM-gap and SciPy CSR, HAM or IM and NumPy dense, a
 kernel with 2 threads and with 1) are sampled back to back, and the median of
 the per-pair ratios is compared with the target; the ratios of the round-robin
-medians are reported beside them.
+medians are reported beside them.  HAM's cost per entry at batch 1 is compared
+across the densities of a series (one shape and k) by timing HAM at each
+density paired with HAM at the densest (column ``pair_ham_ns_rel``,
+:func:`ham_density_rows`).
 
 This is a benchmark, not a test: a missed target is reported, and only fails
 the command with ``--strict``.
@@ -97,24 +100,61 @@ def measure(grid: dict, formats=None, *, seed: int = 0, progress: bool = True):
     from tqdm import tqdm
     from .experiments import format_study as fs
     names = fs.format_names(formats)
-    space, times = [], []
+    space, times, series, per_entry = [], [], {}, []
     specs = list(matrices(grid, seed))
     bar = tqdm(specs, desc="bench", unit="matrix", disable=not progress, leave=False)
     for kind, n, m, d, k, make in bar:
         bar.set_postfix_str(f"{kind} {n}x{m} s={d:g} k={k}")
         W = make()
         built, info = fs.build_formats(W, names)
+        if "ham" in built and 1 in grid["batches"]:
+            # the matrices of a series follow each other: time the one before as a whole
+            if series and (kind, n, m, k) not in series:
+                per_entry += ham_density_rows(*series.popitem(), grid=grid, seed=seed)
+            series.setdefault((kind, n, m, k), []).append((d, built["ham"]))
         space += [r | {"matrix": kind} for r in fs.space_rows(W, built, info, density=d, k=k, references={})]
         times += [r | {"matrix": kind} for r in fs.time_rows(
             W, built, batches=grid["batches"], threads=grid["threads"], repeat=grid["repeat"], seed=seed,
             density=d, k=k, pairs=grid.get("pairs"),
             paired_batches=[b for b in PAIRED_BATCHES if b in grid["batches"]])]
         del built, W
+    if series:
+        per_entry += ham_density_rows(*series.popitem(), grid=grid, seed=seed)
     tdf = pd.DataFrame(times)
+    if per_entry:  # on the rows of HAM at batch 1 and 1 thread
+        tdf = tdf.merge(pd.DataFrame(per_entry), on=KEYS + ["batch", "threads"], how="left")
     one = tdf[tdf["threads"] == tdf["threads"].min()].set_index(KEYS + ["batch"])["time_s"]
     tdf["speedup_vs_min_threads"] = (one.reindex(pd.MultiIndex.from_frame(tdf[KEYS + ["batch"]])).to_numpy()
                                      / tdf["time_s"])
     return tdf.merge(pd.DataFrame(space), on=KEYS, how="outer")
+
+
+def ham_density_rows(key, members, *, grid: dict, seed: int = 0) -> list[dict]:
+    """HAM's batch-1 time (1 thread) at each density of one series, paired with its densest matrix.
+
+    ``key`` is ``(kind, n, m, k)`` and ``members`` its ``(density, HAM matrix)``
+    pairs.  For the check that HAM's cost per entry does not grow as density
+    falls: the matrices of a series share their shape, so the ratio of two
+    times is the ratio of their costs per entry, and timing the two sides of
+    each ratio back to back (:func:`compactnn.timing.time_paired_many`, the
+    pairs of the series interleaved) cancels the drift of a shared machine
+    that the medians of matrices timed minutes apart keep.  One row per
+    density, column ``pair_ham_ns_rel`` (1.0 at the densest).
+    """
+    import numpy as np
+    from . import timing
+    from .experiments import format_study as fs
+    kind, n, m, k = key
+    members = sorted(members, key=lambda dm: -dm[0])
+    top_d, top = members[0]
+    X = np.random.default_rng(seed + 1).standard_normal((1, n)).astype(top.dtype)
+    ratios = {d: (lambda H=H: H.matmul(X, threads=1), lambda: top.matmul(X, threads=1))
+              for d, H in members[1:]}
+    with timing.blas_threads(1):
+        paired = timing.time_paired_many(ratios, pairs=fs.pairs_per_ratio(grid["repeat"], grid.get("pairs")))
+    rel = {top_d: 1.0} | {d: p.ratio for d, p in paired.items()}
+    return [{"matrix": kind, "n": n, "m": m, "density": d, "k": k, "format": "ham", "batch": 1,
+             "threads": 1, "pair_ham_ns_rel": r} for d, r in rel.items()]
 
 
 def _check_formats(names) -> None:
@@ -279,19 +319,25 @@ def evaluate_targets(df) -> list[dict]:
         add("ham_ns", "not measured", None)
     else:
         ns, paired = _ham_ns(ham1)
+        # growth: from HAM paired with HAM at the densest matrix of its series
+        # where measured (ham_density_rows), else from the ns per entry
+        series = _complete(ham1, "pair_ham_ns_rel")
+        cost = ns.assign(cost=ns["pair_ham_ns_rel"] if series else ns["ns"])
         grows, worst = [], 0.0
-        for (kind, n, m, k), g in ns.groupby(["matrix", "n", "m", "k"]):
+        for (kind, n, m, k), g in cost.groupby(["matrix", "n", "m", "k"]):
             g = g.sort_values("density", ascending=False)
-            top = g["ns"].cummin().shift()  # the cheapest cost at any higher density
-            rel = (g["ns"] / top).dropna()
+            top = g["cost"].cummin().shift()  # the cheapest cost at any higher density
+            rel = (g["cost"] / top).dropna()
             worst = max(worst, rel.max() if len(rel) else 0.0)
             for i in rel[rel > NS_TOLERANCE].index:
-                grows.append(f"{_cell(g.loc[i])} ({g.loc[i, 'ns']:.3f} ns vs {top[i]:.3f})")
+                grows.append(f"{_cell(g.loc[i])} ({rel[i]:.2f}x)")
         span = ", ".join(f"{_cell(r)} {r['ns']:.3f}" for _, r in ns.sort_values("ns").iloc[[0, -1]].iterrows())
-        how = ("ns/entry from the paired ratio to NumPy dense times the median NumPy time of the "
-               "matrix's shape" if paired else "ns/entry from the medians")
-        add("ham_ns", f"max growth {worst:.2f}x" + (" (paired)" if paired else ""), not grows, None,
-            f"{how}; cheapest and dearest: {span}" + (f"; grows at {', '.join(grows)}" if grows else ""))
+        how = ("growth from HAM's time paired with its time on the densest matrix of the series "
+               "(same shape and k)" if series else "growth from the ns per entry")
+        how += ("; ns/entry from the paired ratio to NumPy dense times the median NumPy time of the "
+                "matrix's shape" if paired else "; ns/entry from the medians")
+        add("ham_ns", f"max growth {worst:.2f}x" + (" (paired)" if series or paired else ""), not grows,
+            None, f"{how}; cheapest and dearest: {span}" + (f"; grows at {', '.join(grows)}" if grows else ""))
 
     big = ok[(ok["n"] == 4096) & (ok["m"] == 4096) & (ok["batch"] == 8)
              & ok["format"].map(uses_threads)]
