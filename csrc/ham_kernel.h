@@ -31,8 +31,7 @@ typedef struct {
     cnn_bits bits;
     const uint8_t *stream;
     int64_t stream_bits;  /* readable positions: 8 * (nstream - 8) */
-    const uint8_t *tl;    /* split decode table (real.h) of the lockstep paths: lengths, */
-    const REAL *tv;       /* values */
+    const uint8_t *tl;    /* split decode table of the lockstep paths (real.h: split_tables) */
     uint64_t zflip;       /* zero's one-bit codeword in every bit (ham_skip8) */
     int64_t zmax;         /* most zero codewords a ham_skip8 step skips: 0 without a one-bit zero */
     int lockstep;         /* b = 8 or 1, a byte stream and finite X: the lockstep paths */
@@ -216,7 +215,7 @@ CNN_INLINE int ham_close8(const ham_ctx *k, int64_t c, cnn_lane *l, int64_t *row
  * the lane's window at once (leading zero bits, or ones when zero's codeword
  * is "1": k->zflip), at most k->zmax of them (HAM_SKIP_MAX; 0 when zero's
  * codeword is longer) and never the column's last row, then decodes one
- * codeword through the split table (k->tl, k->tv; zero is a value of 0
+ * codeword through the split table (k->tl; zero is a value of 0
  * there, whose product adds nothing: X is finite here) and adds its value
  * times its row of X^T.  So a step covers a whole run and its symbol,
  * however long the run, where a run-table entry covered at most a table's
@@ -250,7 +249,7 @@ CNN_INLINE int64_t ham_zeros(uint64_t x, uint64_t zflip, int64_t zmax, int64_t l
         const int64_t z_ = ham_zeros(x_, ZF, ZM, n - 1 - (R));                \
         const uint64_t ix_ = (x_ << z_) >> CNN_WIN_SHIFT;                     \
         int64_t l_ = TL[ix_];                                                 \
-        REAL v_ = TV[ix_];                                                    \
+        REAL v_ = split_tv(TL, ix_);                                          \
         P += z_;                                                              \
         R += z_;                                                              \
         if (CNN_UNLIKELY(!l_)) { /* a codeword longer than the table */       \
@@ -269,7 +268,6 @@ CNN_INLINE int64_t ham_zeros(uint64_t x, uint64_t zflip, int64_t zmax, int64_t l
     const uint8_t *S = k->stream;                                             \
     const cnn_huff *h = k->h;                                                 \
     const uint8_t *TL = k->tl;                                                \
-    const REAL *TV = k->tv;                                                   \
     const REAL *V = k->values, *XT = k->xt;                                   \
     const uint64_t ZF = k->zflip;                                             \
     const int64_t ZM = k->zmax;                                               \
@@ -346,7 +344,7 @@ drain:
 #undef CNN_HQ_STEP
 #undef CNN_HQ_LOCALS
 
-/* b = 8 (or 1) through the split table (k->tl, k->tv): every codeword is one
+/* b = 8 (or 1) through the split table (k->tl): every codeword is one
  * row, so eight columns go in lockstep row by row, sharing each row of X^T,
  * four rows per lane from one 64-bit window (at least 57 stream bits; a
  * codeword on the table has at most 12).  It is taken when zero's codeword
@@ -364,7 +362,6 @@ CNN_INLINE int ham_oct8(const ham_ctx *k, int64_t c, const int64_t B)
     const uint8_t *S = k->stream;
     const cnn_huff *h = k->h;
     const uint8_t *TL = k->tl;
-    const REAL *TV = k->tv;
     const REAL *V = k->values, *XT = k->xt;
     const int64_t n = k->n, LIM = k->stream_bits, zero = h->zero_sym;
     const int64_t *cbits = k->col_bits + c;
@@ -382,7 +379,7 @@ CNN_INLINE int ham_oct8(const ham_ctx *k, int64_t c, const int64_t B)
         if (CNN_LIKELY(l_)) {                                                 \
             (W) <<= l_;                                                       \
             p##J += l_;                                                       \
-            a##J += TV[ix_] * XX;                                             \
+            a##J += split_tv(TL, ix_) * XX;                                   \
         } else {                                                              \
             const cnn_dec d_ = cnn_huff_slow_dec(h, cnn_peek_be(S, p##J));    \
             if (!d_.len) return CNN_ERR_CORRUPT;                              \
@@ -561,6 +558,7 @@ enum {
     HAM_TAB_TV = HAM_TAB_TL + (1 << CNN_TABLE_BITS) / 4,
     HAM_TAB_WORDS = HAM_TAB_TV + (1 << CNN_TABLE_BITS) * (int)(sizeof(REAL) / 4)
 };
+_Static_assert((HAM_TAB_TV - HAM_TAB_TL) * 4 == offsetof(split_tables, tv), "split_tables' layout");
 #define HAM_TAB_MAGIC 0x48414d54u
 _Static_assert((int)HAM_TAB_WORDS == (sizeof(REAL) == 4 ? (int)CNN_HAM_TABLES_F32 : (int)CNN_HAM_TABLES_F64),
                "the table sizes of compactnn.h");
@@ -653,22 +651,18 @@ static int ham_matmat(int64_t n, int64_t m,
      * eight-lane path (see HAM_OCT_ROWS_PER_WINDOW); else ham_oct8. */
     k.lockstep = (b == 8 || b == 1) && stream != NULL && (h.len0 == 0 || values[zero_sym] == 0)
               && zero_sym <= CNN_MAX_TABLE_SYMBOL && real_finite(xt, n * b);
-    uint8_t tl[1 << CNN_TABLE_BITS];
-    REAL tv[1 << CNN_TABLE_BITS];
+    split_tables split;
     k.tl = NULL;
-    k.tv = NULL;
     k.zflip = 0;
     k.zmax = 0;
     k.oct = 0;
 #if defined(__GNUC__)
     if (k.lockstep) {
         if (tab != NULL) {
-            k.tl = (const uint8_t *)(tab + HAM_TAB_TL);
-            k.tv = (const REAL *)(tab + HAM_TAB_TV);
+            k.tl = (const uint8_t *)(tab + HAM_TAB_TL); /* the values follow as in split_tables */
         } else {
-            split_table(&h, values, CNN_TABLE_BITS, tl, tv);
-            k.tl = tl;
-            k.tv = tv;
+            split_table(&h, values, CNN_TABLE_BITS, split.tl, split.tv);
+            k.tl = split.tl;
         }
         if (h.len0 == 1) { /* zero's codeword: "0" or "1" */
             const cnn_dec d = cnn_huff_slow_dec(&h, 0);

@@ -21,6 +21,23 @@ static inline int real_finite(const REAL *x, int64_t len)
  * slow path) and tv the value it stands for, so that a codeword costs two
  * loads from one index and no symbol indirection.  tl, tv: 1 << tb entries;
  * values: h->nsym entries; cost 1 << tb stores into each. */
+/* A split table (split_table): the lengths, then the values at a constant
+ * offset from them, so that one register addresses both (split_tv).  With a
+ * separate pointer for the values, which sHAM's four-lane decoder kept on
+ * the stack for want of registers, sHAM took 1.01-1.06x this time at b = 1
+ * and 0.95-1.05x at b = 8, HAM 0.96-1.06x (512 x 4096, 4096 x 4096 and
+ * 192 x 1024, uniform and skewed, 1 thread, paired). */
+typedef struct {
+    uint8_t tl[1 << CNN_TABLE_BITS];
+    REAL tv[1 << CNN_TABLE_BITS];
+} split_tables;
+
+/* The value of entry ix of the split table whose lengths start at tl. */
+static inline REAL split_tv(const uint8_t *tl, uint64_t ix)
+{
+    return ((const split_tables *)(const void *)tl)->tv[ix];
+}
+
 static inline void split_table(const cnn_huff *h, const REAL *values, int tb, uint8_t *tl, REAL *tv)
 {
     for (int64_t i = 0; i < ((int64_t)1 << tb); i++) {

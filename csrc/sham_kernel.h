@@ -94,9 +94,10 @@ typedef struct {
     /* fast path */
     const uint8_t *stream;
     int64_t lim;       /* the last bit position a 64-bit peek may start at */
-    const uint8_t *tl; /* split table, indexed by the top tb bits of a window: */
-    const REAL *tv;    /* codeword length (0: longer than the table) and value (real.h) */
-    const sham_multi *tab; /* the multi-symbol table, or NULL: decode through tl, tv */
+    const uint8_t *tl; /* split table (real.h: split_tables, split_tv), indexed by
+                        * the top tb bits of a window: codeword length (0: longer
+                        * than the table) and value */
+    const sham_multi *tab; /* the multi-symbol table, or NULL: decode through tl */
     int sh;            /* 64 - the width of the table in use */
     int two;           /* each column in two sums (see sham_sum) */
     int verified;      /* the offsets were checked: only the lanes' ends are (see sham_matmat) */
@@ -138,7 +139,7 @@ CNN_INLINE int sham_rows_below(const void *ri, const int ri_bytes, int64_t lo, i
     {                                                                         \
         const uint64_t ix_ = (W) >> sh;                                       \
         int64_t l_ = tl[ix_];                                                 \
-        REAL v_ = tv[ix_];                                                    \
+        REAL v_ = split_tv(tl, ix_);                                          \
         if (CNN_LIKELY(l_)) {                                                 \
             (W) <<= l_;                                                       \
         } else {                                                              \
@@ -164,7 +165,7 @@ CNN_INLINE int sham_decode4_keep(const sham_ctx *k, int64_t *pp, int64_t R, REAL
                                  uint32_t *restrict pos, const int keep)
 {
     const uint8_t *S = k->stream, *tl = k->tl;
-    const REAL *tv = k->tv, *V = k->values;
+    const REAL *V = k->values;
     const cnn_huff *h = k->h;
     const int sh = k->sh;
     int64_t p0 = pp[0], p1 = pp[1], p2 = pp[2], p3 = pp[3];
@@ -205,7 +206,7 @@ static int sham_decode1_one(const sham_ctx *k, int64_t *pp, int64_t R, REAL *res
                             uint32_t *restrict pos)
 {
     const uint8_t *S = k->stream, *tl = k->tl;
-    const REAL *tv = k->tv, *V = k->values;
+    const REAL *V = k->values;
     const cnn_huff *h = k->h;
     const int sh = k->sh, keep = !k->verified;
     int64_t p0 = *pp;
@@ -680,8 +681,9 @@ static int sham_matmat(int64_t n, int64_t m, const void *words, int64_t nwords, 
      * in CNN_TABLE_BITS, so a small code gets a small table */
     const int tb = maxlen < CNN_TABLE_BITS ? maxlen : CNN_TABLE_BITS;
     const int tm = SHAM_MULTI * maxlen < SHAM_TM ? SHAM_MULTI * maxlen : SHAM_TM;
-    uint8_t tl[1 << CNN_TABLE_BITS];
-    REAL tv[1 << CNN_TABLE_BITS];
+    split_tables split;
+    uint8_t *tl = split.tl;
+    REAL *tv = split.tv;
     sham_multi tab;
     int multi = 0;
     if (stream != NULL && nsym > 0) {
@@ -697,7 +699,6 @@ static int sham_matmat(int64_t n, int64_t m, const void *words, int64_t nwords, 
     k.stream = stream;
     k.lim = stream != NULL ? 8 * (nstream - 8) : 0;
     k.tl = tl;
-    k.tv = tv;
     const int width = multi ? tm : tb; /* of the table in use */
     k.sh = 64 - (width > 0 ? width : 1);
     k.n = n;
