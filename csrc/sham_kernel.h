@@ -53,8 +53,14 @@
  * the instructions), split tables of 10 or 8 bits instead of up to 12
  * (0.89-1.14x and 0.88-2.3x: cheaper to build, more codewords off the table),
  * four sums per column at b = 1 (0.98-1.04x), the rows of X sixteen
- * nonzeros ahead prefetched at b = 8 (1.06-1.22x, 4096 x 4096 included).  At
- * b = 1 about half the time is the decoding.
+ * nonzeros ahead prefetched at b = 8 (1.06-1.22x, 4096 x 4096 included), the
+ * previous round's sums done inside the next round's decoding, sixteen per
+ * group of lookups (1.4-1.6x at density 0.1: the decoder's registers spill),
+ * the rounds going on while two lanes have codewords left, a finished lane
+ * decoding another's bits again as in sham_gap_kernel.h (1.0-1.12x), each
+ * lane's next window loaded at the start of the window's last codeword, so
+ * that the load overlaps that lookup (1.0-1.11x), and four sums per column
+ * at b = 8 (0.98-1.07x).  At b = 1 about half the time is the decoding.
  */
 #include <stdlib.h>
 
