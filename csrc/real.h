@@ -15,12 +15,6 @@ static inline int real_finite(const REAL *x, int64_t len)
     return !bad;
 }
 
-/* The split decode table of width tb <= CNN_TABLE_BITS: for every tb-bit
- * window (the top bits of cnn_peek_be), tl holds the length of the codeword
- * the window starts with (0 when that codeword is longer than tb bits: the
- * slow path) and tv the value it stands for, so that a codeword costs two
- * loads from one index and no symbol indirection.  tl, tv: 1 << tb entries;
- * values: h->nsym entries; cost 1 << tb stores into each. */
 /* A split table (split_table): the lengths, then the values at a constant
  * offset from them, so that one register addresses both (split_tv).  With a
  * separate pointer for the values, which sHAM's four-lane decoder kept on
@@ -38,6 +32,12 @@ static inline REAL split_tv(const uint8_t *tl, uint64_t ix)
     return ((const split_tables *)(const void *)tl)->tv[ix];
 }
 
+/* The split decode table of width tb <= CNN_TABLE_BITS: for every tb-bit
+ * window (the top bits of cnn_peek_be), tl holds the length of the codeword
+ * the window starts with (0 when that codeword is longer than tb bits: the
+ * slow path) and tv the value it stands for, so that a codeword costs two
+ * loads from one index and no symbol indirection.  tl, tv: 1 << tb entries;
+ * values: h->nsym entries; cost 1 << tb stores into each. */
 static inline void split_table(const cnn_huff *h, const REAL *values, int tb, uint8_t *tl, REAL *tv)
 {
     for (int64_t i = 0; i < ((int64_t)1 << tb); i++) {
